@@ -1,0 +1,298 @@
+//! The Simple MAPI ABI as plain data.
+//!
+//! This crate is the single source for everything that must agree across languages:
+//! the export table (names, native ordinals, C prototypes), the SDK constants, and the
+//! renderers that turn them into `include/mapi.h`, the Windows `.def` file, the Linux
+//! version script, and the Rust `extern "system"` wrappers of the `mapi32` crate.
+//! It has no dependencies so that build scripts can use it cheaply.
+#![forbid(unsafe_code)]
+
+pub use render::{render_def, render_header, render_rust_exports, render_version_script};
+
+/// One Simple MAPI constant group as it appears in the header.
+pub struct ConstantGroup {
+    pub title: &'static str,
+    pub constants: &'static [(&'static str, &'static str)],
+}
+
+macro_rules! constants {
+    ($( $title:literal { $( $name:ident = $value:literal $( => $header:literal )? ),* $(,)? } )*) => {
+        $( $( pub const $name: u32 = $value; )* )*
+        /// Every constant in header order; the header text of a value is its hex form
+        /// unless the SDK spells it as an expression.
+        pub const CONSTANT_GROUPS: &[ConstantGroup] = &[
+            $( ConstantGroup { title: $title, constants: &[ $( (stringify!($name), constants!(@text $value $( $header )?)) ),* ] } ),*
+        ];
+    };
+    (@text $value:literal) => { stringify!($value) };
+    (@text $value:literal $header:literal) => { $header };
+}
+
+constants! {
+    "Recipient classes (MapiRecipDesc.ulRecipClass)" {
+        MAPI_ORIG = 0, MAPI_TO = 1, MAPI_CC = 2, MAPI_BCC = 3,
+    }
+    "Attachment flags (MapiFileDesc.flFlags)" {
+        MAPI_OLE = 0x00000001, MAPI_OLE_STATIC = 0x00000002,
+    }
+    "Message flags (MapiMessage.flFlags)" {
+        MAPI_UNREAD = 0x00000001, MAPI_RECEIPT_REQUESTED = 0x00000002, MAPI_SENT = 0x00000004,
+    }
+    "Call flags" {
+        MAPI_LOGON_UI = 0x00000001,
+        MAPI_NEW_SESSION = 0x00000002,
+        MAPI_DIALOG = 0x00000008,
+        MAPI_DIALOG_MODELESS = 0x0000000C => "(0x00000004 | MAPI_DIALOG)",
+        MAPI_EXTENDED = 0x00000020,
+        MAPI_UNREAD_ONLY = 0x00000020,
+        MAPI_ENVELOPE_ONLY = 0x00000040,
+        MAPI_USE_DEFAULT = 0x00000040,
+        MAPI_PEEK = 0x00000080,
+        MAPI_GUARANTEE_FIFO = 0x00000100,
+        MAPI_BODY_AS_FILE = 0x00000200,
+        MAPI_AB_NOMODIFY = 0x00000400,
+        MAPI_SUPPRESS_ATTACH = 0x00000800,
+        MAPI_FORCE_DOWNLOAD = 0x00001000,
+        MAPI_LONG_MSGID = 0x00004000,
+        MAPI_PASSWORD_UI = 0x00020000,
+        MAPI_FORCE_UNICODE = 0x00040000,
+    }
+    "Return codes" {
+        SUCCESS_SUCCESS = 0,
+        MAPI_USER_ABORT = 1,
+        MAPI_E_USER_ABORT = 1 => "MAPI_USER_ABORT",
+        MAPI_E_FAILURE = 2,
+        MAPI_E_LOGON_FAILURE = 3,
+        MAPI_E_LOGIN_FAILURE = 3 => "MAPI_E_LOGON_FAILURE",
+        MAPI_E_DISK_FULL = 4,
+        MAPI_E_INSUFFICIENT_MEMORY = 5,
+        MAPI_E_ACCESS_DENIED = 6,
+        MAPI_E_TOO_MANY_SESSIONS = 8,
+        MAPI_E_TOO_MANY_FILES = 9,
+        MAPI_E_TOO_MANY_RECIPIENTS = 10,
+        MAPI_E_ATTACHMENT_NOT_FOUND = 11,
+        MAPI_E_ATTACHMENT_OPEN_FAILURE = 12,
+        MAPI_E_ATTACHMENT_WRITE_FAILURE = 13,
+        MAPI_E_UNKNOWN_RECIPIENT = 14,
+        MAPI_E_BAD_RECIPTYPE = 15,
+        MAPI_E_NO_MESSAGES = 16,
+        MAPI_E_INVALID_MESSAGE = 17,
+        MAPI_E_TEXT_TOO_LARGE = 18,
+        MAPI_E_INVALID_SESSION = 19,
+        MAPI_E_TYPE_NOT_SUPPORTED = 20,
+        MAPI_E_AMBIGUOUS_RECIPIENT = 21,
+        MAPI_E_AMBIG_RECIP = 21 => "MAPI_E_AMBIGUOUS_RECIPIENT",
+        MAPI_E_MESSAGE_IN_USE = 22,
+        MAPI_E_NETWORK_FAILURE = 23,
+        MAPI_E_INVALID_EDITFIELDS = 24,
+        MAPI_E_INVALID_RECIPS = 25,
+        MAPI_E_NOT_SUPPORTED = 26,
+        MAPI_E_UNICODE_NOT_SUPPORTED = 27,
+        MAPI_E_ATTACHMENT_TOO_LARGE = 28,
+    }
+}
+
+/// `MapiMessage.ulReserved` value that marks UTF-8 strings.
+pub const CP_UTF8: u32 = 65001;
+/// `MapiFileDesc.nPosition` value meaning "no position".
+pub const NO_POSITION: u32 = 0xFFFF_FFFF;
+
+/// One parameter of an export, spelled with the header's C type names.
+/// A trailing `" *"` means one more level of pointer (`FAR *` in the header).
+pub struct Param {
+    pub ctype: &'static str,
+    pub name: &'static str,
+}
+
+/// One exported Simple MAPI function.
+pub struct Export {
+    pub name: &'static str,
+    /// The ordinal native `mapi32.dll` uses; callers may import by it.
+    pub ordinal: u16,
+    /// The SDK's function type name (`MAPISENDMAIL`); `LP` + it is the pointer type.
+    pub fn_type: &'static str,
+    pub params: &'static [Param],
+    pub summary: &'static str,
+}
+
+impl Export {
+    /// The name of the safe-side implementation in the `mapi32` crate:
+    /// `MAPISendMailW` → `send_mail_w`.
+    pub fn impl_name(&self) -> String {
+        let stem = self.name.strip_prefix("MAPI").unwrap_or(self.name);
+        let mut out = String::new();
+        for (i, ch) in stem.chars().enumerate() {
+            if ch.is_ascii_uppercase() {
+                if i > 0 {
+                    out.push('_');
+                }
+                out.push(ch.to_ascii_lowercase());
+            } else {
+                out.push(ch);
+            }
+        }
+        out
+    }
+}
+
+macro_rules! params {
+    ($( $ctype:literal $name:ident ),* $(,)?) => {
+        &[ $( Param { ctype: $ctype, name: stringify!($name) } ),* ]
+    };
+}
+
+mod render;
+
+/// The export table, in header order. Everything else is generated from it.
+pub const EXPORTS: &[Export] = &[
+    Export {
+        name: "MAPILogon",
+        ordinal: 209,
+        fn_type: "MAPILOGON",
+        params: params!("ULONG_PTR" ulUIParam, "LPSTR" lpszProfileName, "LPSTR" lpszPassword,
+                        "FLAGS" flFlags, "ULONG" ulReserved, "LPLHANDLE" lplhSession),
+        summary: "Opens a session; the handle is valid until MAPILogoff.",
+    },
+    Export {
+        name: "MAPILogoff",
+        ordinal: 210,
+        fn_type: "MAPILOGOFF",
+        params: params!("LHANDLE" lhSession, "ULONG_PTR" ulUIParam, "FLAGS" flFlags, "ULONG" ulReserved),
+        summary: "Ends a session opened by MAPILogon.",
+    },
+    Export {
+        name: "MAPISendMail",
+        ordinal: 211,
+        fn_type: "MAPISENDMAIL",
+        params: params!("LHANDLE" lhSession, "ULONG_PTR" ulUIParam, "lpMapiMessage" lpMessage,
+                        "FLAGS" flFlags, "ULONG" ulReserved),
+        summary: "Sends a message (ANSI strings, or UTF-8 when lpMessage->ulReserved is CP_UTF8).",
+    },
+    Export {
+        name: "MAPISendMailW",
+        ordinal: 256,
+        fn_type: "MAPISENDMAILW",
+        params: params!("LHANDLE" lhSession, "ULONG_PTR" ulUIParam, "lpMapiMessageW" lpMessage,
+                        "FLAGS" flFlags, "ULONG" ulReserved),
+        summary: "Sends a message with UTF-16 strings.",
+    },
+    Export {
+        name: "MAPISendDocuments",
+        ordinal: 208,
+        fn_type: "MAPISENDDOCUMENTS",
+        params: params!("ULONG_PTR" ulUIParam, "LPSTR" lpszDelimChar, "LPSTR" lpszFilePaths,
+                        "LPSTR" lpszFileNames, "ULONG" ulReserved),
+        summary: "Sends the listed files as a new message without recipients.",
+    },
+    Export {
+        name: "MAPIFindNext",
+        ordinal: 214,
+        fn_type: "MAPIFINDNEXT",
+        params: params!("LHANDLE" lhSession, "ULONG_PTR" ulUIParam, "LPSTR" lpszMessageType,
+                        "LPSTR" lpszSeedMessageID, "FLAGS" flFlags, "ULONG" ulReserved,
+                        "LPSTR" lpszMessageID),
+        summary: "Finds the next message ID in the mailbox.",
+    },
+    Export {
+        name: "MAPIReadMail",
+        ordinal: 213,
+        fn_type: "MAPIREADMAIL",
+        params: params!("LHANDLE" lhSession, "ULONG_PTR" ulUIParam, "LPSTR" lpszMessageID,
+                        "FLAGS" flFlags, "ULONG" ulReserved, "lpMapiMessage *" lppMessage),
+        summary: "Reads a message; free the result with one MAPIFreeBuffer.",
+    },
+    Export {
+        name: "MAPISaveMail",
+        ordinal: 212,
+        fn_type: "MAPISAVEMAIL",
+        params: params!("LHANDLE" lhSession, "ULONG_PTR" ulUIParam, "lpMapiMessage" lpMessage,
+                        "FLAGS" flFlags, "ULONG" ulReserved, "LPSTR" lpszMessageID),
+        summary: "Saves a message and returns its ID.",
+    },
+    Export {
+        name: "MAPIDeleteMail",
+        ordinal: 215,
+        fn_type: "MAPIDELETEMAIL",
+        params: params!("LHANDLE" lhSession, "ULONG_PTR" ulUIParam, "LPSTR" lpszMessageID,
+                        "FLAGS" flFlags, "ULONG" ulReserved),
+        summary: "Deletes a message.",
+    },
+    Export {
+        name: "MAPIFreeBuffer",
+        ordinal: 16,
+        fn_type: "MAPIFREEBUFFER",
+        params: params!("LPVOID" pv),
+        summary: "Frees a block this library returned; anything else is refused, never touched.",
+    },
+    Export {
+        name: "MAPIAddress",
+        ordinal: 217,
+        fn_type: "MAPIADDRESS",
+        params: params!("LHANDLE" lhSession, "ULONG_PTR" ulUIParam, "LPSTR" lpszCaption,
+                        "ULONG" nEditFields, "LPSTR" lpszLabels, "ULONG" nRecips,
+                        "lpMapiRecipDesc" lpRecips, "FLAGS" flFlags, "ULONG" ulReserved,
+                        "LPULONG" lpnNewRecips, "lpMapiRecipDesc *" lppNewRecips),
+        summary: "Address-book dialog.",
+    },
+    Export {
+        name: "MAPIDetails",
+        ordinal: 218,
+        fn_type: "MAPIDETAILS",
+        params: params!("LHANDLE" lhSession, "ULONG_PTR" ulUIParam, "lpMapiRecipDesc" lpRecip,
+                        "FLAGS" flFlags, "ULONG" ulReserved),
+        summary: "Recipient details dialog.",
+    },
+    Export {
+        name: "MAPIResolveName",
+        ordinal: 219,
+        fn_type: "MAPIRESOLVENAME",
+        params: params!("LHANDLE" lhSession, "ULONG_PTR" ulUIParam, "LPSTR" lpszName,
+                        "FLAGS" flFlags, "ULONG" ulReserved, "lpMapiRecipDesc *" lppRecip),
+        summary: "Resolves a name to one recipient; free it with one MAPIFreeBuffer.",
+    },
+];
+
+/// Ordinal of the `MAPIFreeBuffer@4` alias native mapi32.dll exports.
+pub const FREE_BUFFER_ALIAS_ORDINAL: u16 = 17;
+
+/// Soname of the Linux library.
+pub const SONAME: &str = "libmapi32.so.1";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn thirteen_exports_with_unique_names_and_ordinals() {
+        assert_eq!(EXPORTS.len(), 13);
+        let mut names: Vec<_> = EXPORTS.iter().map(|e| e.name).collect();
+        names.sort();
+        names.dedup();
+        assert_eq!(names.len(), 13);
+        let mut ordinals: Vec<_> = EXPORTS.iter().map(|e| e.ordinal).collect();
+        ordinals.push(FREE_BUFFER_ALIAS_ORDINAL);
+        ordinals.sort();
+        ordinals.dedup();
+        assert_eq!(ordinals.len(), 14);
+    }
+
+    #[test]
+    fn impl_names_are_snake_case() {
+        let send_w = EXPORTS.iter().find(|e| e.name == "MAPISendMailW").unwrap();
+        assert_eq!(send_w.impl_name(), "send_mail_w");
+        let free = EXPORTS.iter().find(|e| e.name == "MAPIFreeBuffer").unwrap();
+        assert_eq!(free.impl_name(), "free_buffer");
+    }
+
+    #[test]
+    fn constants_match_the_specification() {
+        assert_eq!(MAPI_DIALOG_MODELESS, 0x4 | MAPI_DIALOG);
+        assert_eq!(MAPI_E_ATTACHMENT_TOO_LARGE, 28);
+        assert_eq!(MAPI_E_AMBIG_RECIP, MAPI_E_AMBIGUOUS_RECIPIENT);
+        let codes = CONSTANT_GROUPS
+            .iter()
+            .find(|g| g.title == "Return codes")
+            .unwrap();
+        assert_eq!(codes.constants.len(), 30);
+    }
+}

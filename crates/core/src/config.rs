@@ -1,0 +1,340 @@
+//! Configuration: a TOML file whose key names are a public interface.
+//!
+//! The path comes from `MAPISHIM_CONFIG`, else the platform's config folder. A missing
+//! default file means built-in defaults; a file that was named but is missing, or any
+//! problem inside a file, is an error that names the file, the line and the key.
+use crate::Mailbox;
+use crate::address;
+use crate::text::TextDecoder;
+use serde::Deserialize;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
+use toml::Spanned;
+
+pub const CONFIG_ENV: &str = "MAPISHIM_CONFIG";
+/// Overrides `[log] level` for one process, for diagnosis without editing the file.
+pub const LOG_LEVEL_ENV: &str = "MAPISHIM_LOG";
+const APP_DIR: &str = "mapishim";
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BackendKind {
+    #[default]
+    Outbox,
+}
+
+impl BackendKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            BackendKind::Outbox => "outbox",
+        }
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    #[serde(default)]
+    backend: BackendKind,
+    from: Option<Spanned<String>>,
+    ansi_codepage: Option<Spanned<String>>,
+    #[serde(default)]
+    outbox: OutboxSection,
+    #[serde(default)]
+    addressbook: AddressBookSection,
+    #[serde(default)]
+    log: LogSection,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct OutboxSection {
+    dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AddressBookSection {
+    #[serde(default)]
+    vcard: Vec<PathBuf>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LogSection {
+    file: Option<PathBuf>,
+    level: Option<Spanned<String>>,
+}
+
+pub const LOG_LEVELS: &[&str] = &["error", "warn", "info", "debug", "trace"];
+
+/// A validated configuration.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// The file it came from; `None` for built-in defaults.
+    pub path: Option<PathBuf>,
+    pub backend: BackendKind,
+    pub from: Option<Mailbox>,
+    pub decoder: TextDecoder,
+    pub outbox_dir: PathBuf,
+    pub vcards: Vec<PathBuf>,
+    pub log_file: Option<PathBuf>,
+    pub log_level: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    pub path: Option<PathBuf>,
+    pub line: Option<usize>,
+    pub key: Option<String>,
+    pub message: String,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.path {
+            Some(p) => write!(f, "{}", p.display())?,
+            None => write!(f, "configuration")?,
+        }
+        if let Some(line) = self.line {
+            write!(f, ":{line}")?;
+        }
+        if let Some(key) = &self.key {
+            write!(f, ": key `{key}`")?;
+        }
+        write!(f, ": {}", self.message)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+/// Where the configuration is read from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ConfigSource {
+    /// Named by `MAPISHIM_CONFIG`: it must exist.
+    Named(PathBuf),
+    /// The platform default: it may be absent.
+    Default(PathBuf),
+    /// No home or config folder could be found: built-in defaults.
+    BuiltIn,
+}
+
+impl ConfigSource {
+    pub fn locate() -> Self {
+        match std::env::var_os(CONFIG_ENV) {
+            Some(p) if !p.is_empty() => ConfigSource::Named(PathBuf::from(p)),
+            _ => match dirs::config_dir() {
+                Some(dir) => ConfigSource::Default(dir.join(APP_DIR).join("config.toml")),
+                None => ConfigSource::BuiltIn,
+            },
+        }
+    }
+
+    pub fn path(&self) -> Option<&Path> {
+        match self {
+            ConfigSource::Named(p) | ConfigSource::Default(p) => Some(p),
+            ConfigSource::BuiltIn => None,
+        }
+    }
+
+    /// Changes when the file does: lets long-running callers pick up an edited file.
+    pub fn fingerprint(&self) -> Option<(SystemTime, u64)> {
+        let meta = std::fs::metadata(self.path()?).ok()?;
+        Some((meta.modified().ok()?, meta.len()))
+    }
+
+    pub fn load(&self) -> Result<Settings, ConfigError> {
+        let Some(path) = self.path() else {
+            return Settings::from_toml("", None);
+        };
+        match std::fs::read_to_string(path) {
+            Ok(text) => Settings::from_toml(&text, Some(path)),
+            Err(e)
+                if e.kind() == std::io::ErrorKind::NotFound
+                    && matches!(self, ConfigSource::Default(_)) =>
+            {
+                Settings::from_toml("", None)
+            }
+            Err(e) => Err(ConfigError {
+                path: Some(path.to_path_buf()),
+                line: None,
+                key: None,
+                message: format!("cannot read: {e}"),
+            }),
+        }
+    }
+}
+
+fn line_of(text: &str, offset: usize) -> usize {
+    text.get(..offset).unwrap_or(text).matches('\n').count() + 1
+}
+
+/// Relative paths in the file are relative to the file's folder; `~/` is the home folder.
+fn resolve_path(p: &Path, base: Option<&Path>) -> PathBuf {
+    if let Ok(rest) = p.strip_prefix("~") {
+        if let Some(home) = dirs::home_dir() {
+            return home.join(rest);
+        }
+    }
+    match base {
+        Some(base) if p.is_relative() => base.join(p),
+        _ => p.to_path_buf(),
+    }
+}
+
+/// The platform's per-user data folder for mapishim (outbox, logs).
+pub fn data_dir() -> Option<PathBuf> {
+    dirs::data_local_dir().map(|d| d.join(APP_DIR))
+}
+
+pub fn default_log_file() -> Option<PathBuf> {
+    dirs::state_dir()
+        .or_else(dirs::data_local_dir)
+        .map(|d| d.join(APP_DIR).join("mapishim.log"))
+}
+
+impl Settings {
+    pub fn from_toml(text: &str, path: Option<&Path>) -> Result<Settings, ConfigError> {
+        let error = |span: Option<std::ops::Range<usize>>, key: Option<&str>, message: String| {
+            ConfigError {
+                path: path.map(Path::to_path_buf),
+                line: span.map(|s| line_of(text, s.start)),
+                key: key.map(str::to_string),
+                message,
+            }
+        };
+        let file: FileConfig = toml::from_str(text).map_err(|e| {
+            let key = e.message().split('`').nth(1).map(str::to_string);
+            ConfigError {
+                key,
+                ..error(e.span(), None, e.message().trim().to_string())
+            }
+        })?;
+        let base = path.and_then(Path::parent);
+
+        let from = match &file.from {
+            Some(f) => Some(
+                address::parse_mailbox(f.get_ref())
+                    .map_err(|why| error(Some(f.span()), Some("from"), why))?,
+            ),
+            None => None,
+        };
+        let decoder = match &file.ansi_codepage {
+            Some(label) => TextDecoder::from_label(label.get_ref()).ok_or_else(|| {
+                error(
+                    Some(label.span()),
+                    Some("ansi_codepage"),
+                    format!("unknown encoding {:?}", label.get_ref()),
+                )
+            })?,
+            None => TextDecoder::default(),
+        };
+        let log_level = match &file.log.level {
+            Some(level) => {
+                let l = level.get_ref().to_ascii_lowercase();
+                if !LOG_LEVELS.contains(&l.as_str()) {
+                    return Err(error(
+                        Some(level.span()),
+                        Some("log.level"),
+                        format!(
+                            "unknown level {:?}; use one of {}",
+                            level.get_ref(),
+                            LOG_LEVELS.join(", ")
+                        ),
+                    ));
+                }
+                l
+            }
+            None => "info".to_string(),
+        };
+        let outbox_dir = match &file.outbox.dir {
+            Some(dir) => resolve_path(dir, base),
+            None => data_dir().map(|d| d.join("outbox")).ok_or_else(|| {
+                error(
+                    None,
+                    Some("outbox.dir"),
+                    "no per-user data folder on this system; set [outbox] dir".into(),
+                )
+            })?,
+        };
+        Ok(Settings {
+            path: path.map(Path::to_path_buf),
+            backend: file.backend,
+            from,
+            decoder,
+            outbox_dir,
+            vcards: file
+                .addressbook
+                .vcard
+                .iter()
+                .map(|p| resolve_path(p, base))
+                .collect(),
+            log_file: file
+                .log
+                .file
+                .as_deref()
+                .map(|p| resolve_path(p, base))
+                .or_else(default_log_file),
+            log_level,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn full_example_parses() {
+        let text = r#"
+backend = "outbox"
+from = "Name <addr@example.org>"
+ansi_codepage = "windows-1252"
+[outbox]
+dir = "out"
+[addressbook]
+vcard = ["/path/contacts.vcf"]
+[log]
+file = "/tmp/mapishim.log"
+level = "debug"
+"#;
+        let s = Settings::from_toml(text, Some(Path::new("/etc/mapishim/config.toml"))).unwrap();
+        assert_eq!(s.outbox_dir, PathBuf::from("/etc/mapishim/out"));
+        assert_eq!(s.from.unwrap().address, "addr@example.org");
+        assert_eq!(s.decoder.ansi_name(), "windows-1252");
+        assert_eq!(s.log_level, "debug");
+    }
+
+    #[test]
+    fn unknown_key_names_line_and_key() {
+        let text = "backend = \"outbox\"\n[outbox]\ndir = \"/x\"\ndirectory = \"/y\"\n";
+        let e = Settings::from_toml(text, Some(Path::new("c.toml"))).unwrap_err();
+        assert_eq!(e.line, Some(4));
+        assert_eq!(e.key.as_deref(), Some("directory"));
+        assert!(
+            e.to_string().starts_with("c.toml:4: key `directory`"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn bad_values_name_their_key() {
+        let e = Settings::from_toml("\n\nfrom = \"not an address\"\n", None).unwrap_err();
+        assert_eq!((e.line, e.key.as_deref()), (Some(3), Some("from")));
+        let e = Settings::from_toml("ansi_codepage = \"klingon\"\n", None).unwrap_err();
+        assert_eq!(e.key.as_deref(), Some("ansi_codepage"));
+        let e = Settings::from_toml("[log]\nlevel = \"loud\"\n", None).unwrap_err();
+        assert_eq!((e.line, e.key.as_deref()), (Some(2), Some("log.level")));
+        let e = Settings::from_toml("backend = \"carrier-pigeon\"\n", None).unwrap_err();
+        assert_eq!(e.line, Some(1));
+    }
+
+    #[test]
+    fn named_but_missing_file_is_an_error() {
+        let missing = ConfigSource::Named(PathBuf::from("/nonexistent/mapishim.toml"));
+        assert!(missing.load().is_err());
+        let absent_default = ConfigSource::Default(PathBuf::from("/nonexistent/mapishim.toml"));
+        assert!(absent_default.load().is_ok());
+    }
+}

@@ -1,0 +1,22 @@
+//! The safe core of mapishim.
+//!
+//! Everything here works on owned Rust values: the FFI crate copies the caller's C structures
+//! into a [`SendRequest`], [`compose::prepare`] resolves it into a [`Message`], and a
+//! [`Backend`] delivers it. No raw pointer ever reaches this crate.
+#![forbid(unsafe_code)]
+
+pub mod address;
+pub mod addressbook;
+pub mod backend;
+pub mod compose;
+pub mod config;
+pub mod error;
+pub mod mime;
+pub mod model;
+pub mod text;
+
+pub use backend::{Backend, Delivery};
+pub use error::{MapiError, Result};
+pub use model::{
+    Attachment, Mailbox, Message, RawAttachment, RawRecipient, RawText, RecipientClass, SendRequest,
+};

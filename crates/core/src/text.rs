@@ -1,0 +1,193 @@
+//! Decoding callers' strings and making them safe for headers and file names.
+use crate::RawText;
+use encoding_rs::Encoding;
+use std::path::PathBuf;
+
+/// Decodes caller strings: narrow ones in the ANSI code page (or UTF-8 when the message says
+/// `CP_UTF8`), wide ones as UTF-16. Invalid sequences and lone surrogates become U+FFFD.
+#[derive(Debug, Clone, Copy)]
+pub struct TextDecoder {
+    ansi: &'static Encoding,
+}
+
+impl Default for TextDecoder {
+    fn default() -> Self {
+        Self {
+            ansi: encoding_rs::UTF_8,
+        }
+    }
+}
+
+/// A decoded string and whether anything had to be replaced.
+pub struct Decoded {
+    pub text: String,
+    pub replaced: bool,
+}
+
+impl TextDecoder {
+    pub fn new(ansi: &'static Encoding) -> Self {
+        Self { ansi }
+    }
+
+    /// `ansi_codepage` from the configuration: a WHATWG label such as `windows-1252`.
+    pub fn from_label(label: &str) -> Option<Self> {
+        Encoding::for_label(label.trim().as_bytes()).map(Self::new)
+    }
+
+    pub fn ansi_name(&self) -> &'static str {
+        self.ansi.name()
+    }
+
+    pub fn decode(&self, raw: &RawText, narrow_is_utf8: bool) -> Decoded {
+        match raw {
+            RawText::Narrow(bytes) => {
+                let encoding = if narrow_is_utf8 {
+                    encoding_rs::UTF_8
+                } else {
+                    self.ansi
+                };
+                let (text, replaced) = encoding.decode_without_bom_handling(bytes);
+                Decoded {
+                    text: text.into_owned(),
+                    replaced,
+                }
+            }
+            RawText::Wide(units) => {
+                let mut replaced = false;
+                let text = char::decode_utf16(units.iter().copied())
+                    .map(|r| {
+                        r.unwrap_or_else(|_| {
+                            replaced = true;
+                            char::REPLACEMENT_CHARACTER
+                        })
+                    })
+                    .collect();
+                Decoded { text, replaced }
+            }
+        }
+    }
+
+    /// The path the caller meant. On Unix a narrow path is passed on byte for byte, exactly
+    /// as `fopen` would see it; elsewhere it is decoded like any other string.
+    pub fn path(&self, raw: &RawText, narrow_is_utf8: bool) -> PathBuf {
+        #[cfg(unix)]
+        if let RawText::Narrow(bytes) = raw {
+            use std::os::unix::ffi::OsStrExt;
+            return PathBuf::from(std::ffi::OsStr::from_bytes(bytes));
+        }
+        PathBuf::from(self.decode(raw, narrow_is_utf8).text)
+    }
+}
+
+/// Normalizes LF, CR and CRLF line ends to CRLF and drops NULs.
+pub fn normalize_crlf(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + text.len() / 32);
+    let mut chars = text.chars().peekable();
+    while let Some(ch) = chars.next() {
+        match ch {
+            '\r' => {
+                if chars.peek() == Some(&'\n') {
+                    chars.next();
+                }
+                out.push_str("\r\n");
+            }
+            '\n' => out.push_str("\r\n"),
+            '\0' => {}
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// One line of header-safe text: control characters (CR and LF included) become spaces,
+/// runs of white space collapse, and the ends are trimmed.
+pub fn single_line(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut pending_space = false;
+    for ch in text.chars() {
+        if ch.is_control() || ch.is_whitespace() {
+            pending_space = !out.is_empty();
+        } else {
+            if pending_space {
+                out.push(' ');
+                pending_space = false;
+            }
+            out.push(ch);
+        }
+    }
+    out
+}
+
+/// Characters no attachment name may carry: path separators and what Windows forbids.
+const FILE_NAME_FORBIDDEN: &[char] = &['/', '\\', ':', '*', '?', '"', '<', '>', '|'];
+const MAX_FILE_NAME_CHARS: usize = 200;
+
+/// Reduces a caller's display name to a bare file name: the last path component, on one
+/// line, without characters any file system refuses. Empty when nothing usable is left.
+pub fn bare_file_name(name: &str) -> String {
+    let last = name.rsplit(['/', '\\']).next().unwrap_or("");
+    let cleaned: String = single_line(last)
+        .chars()
+        .map(|c| {
+            if FILE_NAME_FORBIDDEN.contains(&c) {
+                '_'
+            } else {
+                c
+            }
+        })
+        .collect();
+    let trimmed = cleaned.trim_matches(|c: char| c == '.' || c == ' ');
+    if trimmed.chars().count() <= MAX_FILE_NAME_CHARS {
+        return trimmed.to_string();
+    }
+    // Keep the extension: it decides the content type and how the recipient opens it.
+    let (stem, ext) = match trimmed.rfind('.') {
+        Some(dot) if trimmed.len() - dot <= 16 => trimmed.split_at(dot),
+        _ => (trimmed, ""),
+    };
+    let keep = MAX_FILE_NAME_CHARS - ext.chars().count();
+    stem.chars().take(keep).chain(ext.chars()).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decodes_ansi_utf8_and_utf16() {
+        let cp1252 = TextDecoder::from_label("windows-1252").unwrap();
+        let raw = RawText::Narrow(vec![0xE9, 0x80, 0xFC]);
+        assert_eq!(cp1252.decode(&raw, false).text, "é€ü");
+        let utf8 = RawText::Narrow("é€ü".as_bytes().to_vec());
+        assert_eq!(cp1252.decode(&utf8, true).text, "é€ü");
+        let lone = RawText::Wide(vec![0x41, 0xD800, 0x42]);
+        let d = TextDecoder::default().decode(&lone, false);
+        assert_eq!(d.text, "A\u{FFFD}B");
+        assert!(d.replaced);
+    }
+
+    #[test]
+    fn line_ends_become_crlf() {
+        assert_eq!(normalize_crlf("a\nb\r\nc\rd"), "a\r\nb\r\nc\r\nd");
+    }
+
+    #[test]
+    fn header_text_is_one_line() {
+        assert_eq!(single_line(" Hi\r\nBcc: x@y \t z "), "Hi Bcc: x@y z");
+    }
+
+    #[test]
+    fn file_names_lose_paths_and_control_characters() {
+        assert_eq!(bare_file_name("C:\\tmp\\report.pdf"), "report.pdf");
+        assert_eq!(bare_file_name("../../etc/passwd"), "passwd");
+        assert_eq!(
+            bare_file_name("a\r\nContent-Type: x.txt"),
+            "a Content-Type_ x.txt"
+        );
+        assert_eq!(bare_file_name(".."), "");
+        let long = format!("{}.pdf", "x".repeat(500));
+        let short = bare_file_name(&long);
+        assert_eq!(short.chars().count(), MAX_FILE_NAME_CHARS);
+        assert!(short.ends_with(".pdf"));
+    }
+}
