@@ -3,7 +3,6 @@ use crate::{Mailbox, Message};
 use mail_builder::MessageBuilder;
 use mail_builder::headers::HeaderType;
 use mail_builder::headers::address::Address;
-use mail_builder::headers::content_type::ContentType;
 use mail_builder::headers::date::Date;
 use mail_builder::headers::message_id::MessageId;
 use mail_builder::headers::raw::Raw;
@@ -34,19 +33,19 @@ fn is_attr_char(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b"!#$&+-.^_`|~".contains(&b)
 }
 
-/// `Content-Disposition` for an attachment. mail-builder writes parameters in RFC 2047
-/// form only, which RFC 2047 §5 forbids in parameters; so non-ASCII and long names get
-/// RFC 2231 `filename*` parameters, split into continuations that keep lines short.
-pub fn content_disposition(file_name: &str) -> String {
+/// One MIME parameter, `key="value"` for short printable ASCII, else RFC 2231 `key*=` form
+/// split into continuations that keep lines short. mail-builder writes parameters in RFC 2047
+/// form only, which RFC 2047 §5 forbids inside parameters.
+pub fn parameter(key: &str, value: &str) -> String {
     const CHUNK: usize = 50;
-    let plain = file_name
+    let plain = value
         .bytes()
         .all(|b| (0x20..0x7f).contains(&b) && b != b'"' && b != b'\\');
-    if plain && file_name.len() <= CHUNK {
-        return format!("attachment; filename=\"{file_name}\"");
+    if plain && value.len() <= CHUNK {
+        return format!("{key}=\"{value}\"");
     }
     let mut chunks = vec![String::new()];
-    for b in file_name.bytes() {
+    for b in value.bytes() {
         let piece = if is_attr_char(b) {
             (b as char).to_string()
         } else {
@@ -58,14 +57,19 @@ pub fn content_disposition(file_name: &str) -> String {
         chunks.last_mut().expect("never empty").push_str(&piece);
     }
     if let [only] = chunks.as_slice() {
-        return format!("attachment; filename*=utf-8''{only}");
+        return format!("{key}*=utf-8''{only}");
     }
-    let mut out = String::from("attachment");
-    for (i, chunk) in chunks.iter().enumerate() {
-        let charset = if i == 0 { "utf-8''" } else { "" };
-        out.push_str(&format!("; filename*{i}*={charset}{chunk}"));
-    }
-    out
+    let parts: Vec<String> = chunks
+        .iter()
+        .enumerate()
+        .map(|(i, chunk)| format!("{key}*{i}*={}{chunk}", if i == 0 { "utf-8''" } else { "" }))
+        .collect();
+    parts.join("; ")
+}
+
+/// `Content-Disposition` for an attachment.
+pub fn content_disposition(file_name: &str) -> String {
+    format!("attachment; {}", parameter("filename", file_name))
 }
 
 /// Writes the message as RFC 5322 with CRLF line ends.
@@ -95,14 +99,19 @@ pub fn write_message(message: &Message, bcc: BccHeader, output: impl Write) -> i
     }
     builder = builder.text_body(message.body.as_str());
     for att in &message.attachments {
-        let part = MimePart::new(
-            ContentType::new(att.content_type.as_str()).attribute("name", att.file_name.as_str()),
-            BodyPart::Binary(Cow::Borrowed(att.data.as_slice())),
-        )
-        .header(
-            "Content-Disposition",
-            Raw::new(content_disposition(&att.file_name)),
+        // A raw Content-Type makes mail-builder base64 every attachment, text ones too, so the
+        // bytes arrive exactly as they were (no line-end conversion).
+        let content_type = format!(
+            "{}; {}",
+            att.content_type,
+            parameter("name", &att.file_name)
         );
+        let part = MimePart::raw(BodyPart::Binary(Cow::Borrowed(att.data.as_slice())))
+            .header("Content-Type", Raw::new(content_type))
+            .header(
+                "Content-Disposition",
+                Raw::new(content_disposition(&att.file_name)),
+            );
         builder.attachments.get_or_insert_with(Vec::new).push(part);
     }
     builder.write_to(output)

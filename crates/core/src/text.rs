@@ -67,6 +67,32 @@ impl TextDecoder {
         }
     }
 
+    /// Encodes a string for a narrow out-parameter in the ANSI code page. Characters the code
+    /// page lacks become `?` (encoding_rs would write HTML entities); NULs are dropped.
+    pub fn encode_ansi(&self, text: &str) -> Vec<u8> {
+        let text = text.replace('\0', "");
+        if self.ansi == encoding_rs::UTF_8 {
+            return text.into_bytes();
+        }
+        let mut encoder = self.ansi.new_encoder();
+        let mut out = Vec::with_capacity(text.len() + 8);
+        let mut rest = text.as_str();
+        loop {
+            let needed = encoder
+                .max_buffer_length_from_utf8_without_replacement(rest.len())
+                .unwrap_or(rest.len() * 4 + 16);
+            out.reserve(needed);
+            let (result, read) =
+                encoder.encode_from_utf8_to_vec_without_replacement(rest, &mut out, true);
+            rest = &rest[read..];
+            match result {
+                encoding_rs::EncoderResult::InputEmpty => return out,
+                encoding_rs::EncoderResult::OutputFull => {}
+                encoding_rs::EncoderResult::Unmappable(_) => out.push(b'?'),
+            }
+        }
+    }
+
     /// The path the caller meant. On Unix a narrow path is passed on byte for byte, exactly
     /// as `fopen` would see it; elsewhere it is decoded like any other string.
     pub fn path(&self, raw: &RawText, narrow_is_utf8: bool) -> PathBuf {
@@ -164,6 +190,13 @@ mod tests {
         let d = TextDecoder::default().decode(&lone, false);
         assert_eq!(d.text, "A\u{FFFD}B");
         assert!(d.replaced);
+    }
+
+    #[test]
+    fn encodes_for_the_code_page() {
+        let cp1252 = TextDecoder::from_label("windows-1252").unwrap();
+        assert_eq!(cp1252.encode_ansi("é€漢"), vec![0xE9, 0x80, b'?']);
+        assert_eq!(TextDecoder::default().encode_ansi("é"), "é".as_bytes());
     }
 
     #[test]

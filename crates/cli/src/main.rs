@@ -1,0 +1,252 @@
+//! `mapishim`: check the configuration, send a test message, resolve names, see the outbox.
+#![forbid(unsafe_code)]
+
+use clap::{Parser, Subcommand};
+use mapishim_core::config::{ConfigSource, Settings};
+use mapishim_core::{Delivery, RawAttachment, RawRecipient, RawText, SendRequest};
+use mapishim_engine::Runtime;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(
+    name = "mapishim",
+    version,
+    about = "Simple MAPI shim: configuration and diagnostics"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Configuration commands.
+    Config {
+        #[command(subcommand)]
+        action: ConfigAction,
+    },
+    /// Send a test message through the configured backend, exactly as MAPISendMail would.
+    Send {
+        /// Recipient (address, `Name <address>`, or a name from the address book); repeatable.
+        #[arg(long)]
+        to: Vec<String>,
+        #[arg(long)]
+        cc: Vec<String>,
+        #[arg(long)]
+        bcc: Vec<String>,
+        #[arg(long, default_value = "mapishim test message")]
+        subject: String,
+        #[arg(
+            long,
+            default_value = "This is a test message sent by `mapishim send`."
+        )]
+        body: String,
+        /// File to attach; repeatable.
+        #[arg(long)]
+        attach: Vec<PathBuf>,
+    },
+    /// Resolve a name against the address book, as MAPIResolveName does.
+    Resolve { name: String },
+    /// Outbox commands.
+    Outbox {
+        #[command(subcommand)]
+        action: OutboxAction,
+    },
+}
+
+#[derive(Subcommand)]
+enum ConfigAction {
+    /// Read and validate the configuration; print what callers will get.
+    Check,
+}
+
+#[derive(Subcommand)]
+enum OutboxAction {
+    /// List the messages waiting in the outbox, oldest first.
+    List,
+}
+
+fn load() -> Result<(ConfigSource, Settings), String> {
+    let source = ConfigSource::locate();
+    let settings = source.load().map_err(|e| e.to_string())?;
+    Ok((source, settings))
+}
+
+fn runtime() -> Result<Runtime, String> {
+    let (_, settings) = load()?;
+    mapishim_engine::init_logging(Some(&settings));
+    Runtime::build(settings)
+}
+
+fn config_check() -> Result<(), String> {
+    let (source, settings) = load()?;
+    match &source {
+        ConfigSource::Named(p) => println!("config:        {} (from MAPISHIM_CONFIG)", p.display()),
+        ConfigSource::Default(p) if settings.path.is_some() => {
+            println!("config:        {}", p.display())
+        }
+        ConfigSource::Default(p) => println!(
+            "config:        built-in defaults ({} does not exist)",
+            p.display()
+        ),
+        ConfigSource::BuiltIn => println!("config:        built-in defaults"),
+    }
+    let runtime = Runtime::build(settings)?;
+    let s = &runtime.settings;
+    println!("backend:       {}", s.backend.name());
+    println!("outbox dir:    {}", s.outbox_dir.display());
+    match &s.from {
+        Some(from) => println!(
+            "from:          {}",
+            from.name
+                .as_ref()
+                .map(|n| format!("{n} <{}>", from.address))
+                .unwrap_or_else(|| from.address.clone())
+        ),
+        None => println!(
+            "from:          not set; {} will be used (warning)",
+            mapishim_core::compose::fallback_sender().address
+        ),
+    }
+    println!("ansi codepage: {}", s.decoder.ansi_name());
+    println!(
+        "address book:  {} contacts from {} file(s)",
+        runtime.book.contacts().len(),
+        s.vcards.len()
+    );
+    println!(
+        "log:           {} (level {})",
+        s.log_file
+            .as_ref()
+            .map(|p| p.display().to_string())
+            .unwrap_or_else(|| "off".into()),
+        s.log_level
+    );
+    println!("OK");
+    Ok(())
+}
+
+fn narrow(s: &str) -> Option<RawText> {
+    Some(RawText::Narrow(s.as_bytes().to_vec()))
+}
+
+fn path_text(p: &std::path::Path) -> RawText {
+    #[cfg(unix)]
+    {
+        use std::os::unix::ffi::OsStrExt;
+        RawText::Narrow(p.as_os_str().as_bytes().to_vec())
+    }
+    #[cfg(not(unix))]
+    RawText::Narrow(p.to_string_lossy().as_bytes().to_vec())
+}
+
+fn send(
+    to: Vec<String>,
+    cc: Vec<String>,
+    bcc: Vec<String>,
+    subject: String,
+    body: String,
+    attach: Vec<PathBuf>,
+) -> Result<(), String> {
+    let runtime = runtime()?;
+    let recipient = |class: u32, text: &String| RawRecipient {
+        class,
+        name: narrow(text),
+        address: None,
+        entry_id: None,
+    };
+    let recipients = (to.iter().map(|t| recipient(mapishim_abi::MAPI_TO, t)))
+        .chain(cc.iter().map(|t| recipient(mapishim_abi::MAPI_CC, t)))
+        .chain(bcc.iter().map(|t| recipient(mapishim_abi::MAPI_BCC, t)))
+        .collect();
+    let request = SendRequest {
+        narrow_is_utf8: true,
+        subject: narrow(&subject),
+        body: narrow(&body),
+        recipients,
+        attachments: attach
+            .iter()
+            .map(|p| RawAttachment {
+                path: Some(path_text(p)),
+                display_name: None,
+            })
+            .collect(),
+        ..SendRequest::default()
+    };
+    match runtime.send(&request).map_err(|e| e.to_string())? {
+        Delivery::Stored(path) => println!("{}", path.display()),
+        Delivery::Sent => println!("sent through {}", runtime.backend.name()),
+    }
+    Ok(())
+}
+
+fn resolve(name: &str) -> Result<(), String> {
+    let runtime = runtime()?;
+    let mailbox = runtime
+        .resolve(&RawText::Narrow(name.as_bytes().to_vec()), true)
+        .map_err(|e| e.to_string())?;
+    println!("{}\tSMTP:{}", mailbox.display(), mailbox.address);
+    Ok(())
+}
+
+fn outbox_list() -> Result<(), String> {
+    let (_, settings) = load()?;
+    let outbox = mapishim_outbox::Outbox::new(&settings.outbox_dir);
+    let files = outbox
+        .list()
+        .map_err(|e| format!("{}: {e}", settings.outbox_dir.display()))?;
+    for path in &files {
+        let summary = std::fs::read(path)
+            .ok()
+            .and_then(|bytes| {
+                let parsed = mail_parser::MessageParser::new().parse_headers(&bytes)?;
+                let to = parsed
+                    .to()
+                    .map(|a| {
+                        a.iter()
+                            .filter_map(|x| x.address())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    })
+                    .unwrap_or_default();
+                Some(format!("{}\t{}", to, parsed.subject().unwrap_or("")))
+            })
+            .unwrap_or_else(|| "(unreadable)".into());
+        println!("{}\t{summary}", path.display());
+    }
+    eprintln!(
+        "{} message(s) in {}",
+        files.len(),
+        settings.outbox_dir.display()
+    );
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Config {
+            action: ConfigAction::Check,
+        } => config_check(),
+        Command::Send {
+            to,
+            cc,
+            bcc,
+            subject,
+            body,
+            attach,
+        } => send(to, cc, bcc, subject, body, attach),
+        Command::Resolve { name } => resolve(&name),
+        Command::Outbox {
+            action: OutboxAction::List,
+        } => outbox_list(),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("mapishim: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}

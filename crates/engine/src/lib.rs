@@ -1,0 +1,272 @@
+//! The runtime behind every entry point: it loads (and reloads) the configuration, builds the
+//! backend, keeps the session table, and runs a send from request to delivery. The FFI crate
+//! and the CLI are thin layers over [`Engine`].
+#![forbid(unsafe_code)]
+
+mod logging;
+
+use mapishim_abi as abi;
+use mapishim_core::addressbook::AddressBook;
+use mapishim_core::compose::Composer;
+use mapishim_core::config::{BackendKind, ConfigSource, Settings};
+use mapishim_core::{Backend, Delivery, Mailbox, MapiError, RawText, Result, SendRequest};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::time::SystemTime;
+
+pub use logging::init_logging;
+
+/// Sessions a process may hold open at once; beyond this callers are leaking handles.
+pub const MAX_SESSIONS: usize = 256;
+
+/// Everything one configuration produces.
+pub struct Runtime {
+    pub settings: Settings,
+    pub book: AddressBook,
+    pub backend: Box<dyn Backend>,
+}
+
+impl Runtime {
+    pub fn build(settings: Settings) -> Result<Runtime, String> {
+        let book = AddressBook::load(&settings.vcards).map_err(|e| format!("address book: {e}"))?;
+        let backend: Box<dyn Backend> = match settings.backend {
+            BackendKind::Outbox => {
+                Box::new(mapishim_outbox::Outbox::new(settings.outbox_dir.clone()))
+            }
+        };
+        Ok(Runtime {
+            settings,
+            book,
+            backend,
+        })
+    }
+
+    pub fn composer(&self) -> Composer<'_> {
+        Composer {
+            decoder: self.settings.decoder,
+            from: self.settings.from.as_ref(),
+            book: &self.book,
+        }
+    }
+
+    /// Resolves and delivers one request.
+    pub fn send(&self, request: &SendRequest) -> Result<Delivery> {
+        let message = self.composer().prepare(request)?;
+        tracing::debug!(subject = %message.subject, "message prepared");
+        self.backend.send(&message)
+    }
+
+    pub fn resolve(&self, name: &RawText, narrow_is_utf8: bool) -> Result<Mailbox> {
+        let text = self.settings.decoder.decode(name, narrow_is_utf8).text;
+        self.book.resolve(&text)
+    }
+}
+
+type FileStamp = Option<(SystemTime, u64)>;
+
+fn stamp(path: &std::path::Path) -> FileStamp {
+    let meta = std::fs::metadata(path).ok()?;
+    Some((meta.modified().ok()?, meta.len()))
+}
+
+struct Cached {
+    source: ConfigSource,
+    config_stamp: FileStamp,
+    vcard_stamps: Vec<FileStamp>,
+    runtime: Arc<Runtime>,
+}
+
+impl Cached {
+    fn is_current(&self, source: &ConfigSource) -> bool {
+        self.source == *source
+            && self.config_stamp == source.fingerprint()
+            && self
+                .runtime
+                .settings
+                .vcards
+                .iter()
+                .map(|p| stamp(p))
+                .eq(self.vcard_stamps.iter().cloned())
+    }
+}
+
+#[derive(Default)]
+struct State {
+    cached: Option<Cached>,
+    sessions: HashMap<usize, Arc<Runtime>>,
+    last_handle: usize,
+}
+
+/// The process-wide engine.
+#[derive(Default)]
+pub struct Engine {
+    state: Mutex<State>,
+}
+
+/// First handle value; handles are opaque counters, never addresses.
+const HANDLE_BASE: usize = 0x4D53_0000;
+
+impl Engine {
+    pub fn global() -> &'static Engine {
+        static ENGINE: OnceLock<Engine> = OnceLock::new();
+        ENGINE.get_or_init(Engine::default)
+    }
+
+    fn state(&self) -> MutexGuard<'_, State> {
+        // A panic elsewhere must not disable mail for the rest of the process.
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// The current configuration's runtime, reloaded when the file or a vCard changed.
+    pub fn runtime(&self) -> Result<Arc<Runtime>> {
+        let source = ConfigSource::locate();
+        let mut state = self.state();
+        if let Some(cached) = state.cached.as_ref().filter(|c| c.is_current(&source)) {
+            return Ok(cached.runtime.clone());
+        }
+        let config_stamp = source.fingerprint();
+        let loaded = source
+            .load()
+            .map_err(|e| e.to_string())
+            .and_then(Runtime::build);
+        match loaded {
+            Ok(runtime) => {
+                init_logging(Some(&runtime.settings));
+                tracing::info!(
+                    config = %source.path().map(|p| p.display().to_string()).unwrap_or_else(|| "built-in defaults".into()),
+                    backend = runtime.backend.name(),
+                    app = %logging::app_name(),
+                    pid = std::process::id(),
+                    "configuration loaded"
+                );
+                let vcard_stamps = runtime.settings.vcards.iter().map(|p| stamp(p)).collect();
+                let runtime = Arc::new(runtime);
+                state.cached = Some(Cached {
+                    source,
+                    config_stamp,
+                    vcard_stamps,
+                    runtime: runtime.clone(),
+                });
+                Ok(runtime)
+            }
+            Err(why) => {
+                init_logging(None);
+                tracing::error!(app = %logging::app_name(), "configuration unusable, nothing can be sent: {why}");
+                state.cached = None;
+                Err(MapiError::failure(format!("configuration unusable: {why}")))
+            }
+        }
+    }
+
+    /// `MAPILogon`: a new session bound to the current configuration.
+    pub fn logon(&self) -> Result<usize> {
+        let runtime = self
+            .runtime()
+            .map_err(|e| MapiError::new(abi::MAPI_E_LOGON_FAILURE, e.detail().to_string()))?;
+        let mut state = self.state();
+        if state.sessions.len() >= MAX_SESSIONS {
+            return Err(MapiError::new(
+                abi::MAPI_E_TOO_MANY_SESSIONS,
+                format!("{MAX_SESSIONS} sessions already open"),
+            ));
+        }
+        let mut handle = state.last_handle.max(HANDLE_BASE);
+        loop {
+            handle = handle.wrapping_add(1);
+            if handle != 0 && !state.sessions.contains_key(&handle) {
+                break;
+            }
+        }
+        state.last_handle = handle;
+        state.sessions.insert(handle, runtime);
+        tracing::info!(session = handle, app = %logging::app_name(), "logon");
+        Ok(handle)
+    }
+
+    pub fn logoff(&self, handle: usize) -> Result<()> {
+        match self.state().sessions.remove(&handle) {
+            Some(_) => {
+                tracing::info!(session = handle, "logoff");
+                Ok(())
+            }
+            None => Err(invalid_session(handle)),
+        }
+    }
+
+    /// The runtime a call on `handle` uses: the session's, or the current one for session 0.
+    pub fn session(&self, handle: usize) -> Result<Arc<Runtime>> {
+        if handle == 0 {
+            return self.runtime();
+        }
+        let found = self.state().sessions.get(&handle).cloned();
+        found.ok_or_else(|| invalid_session(handle))
+    }
+
+    /// For calls that need an explicit session (the mailbox functions).
+    pub fn explicit_session(&self, handle: usize) -> Result<Arc<Runtime>> {
+        if handle == 0 {
+            return Err(invalid_session(handle));
+        }
+        self.session(handle)
+    }
+
+    pub fn send(&self, handle: usize, request: &SendRequest) -> Result<Delivery> {
+        let runtime = self.session(handle)?;
+        let result = runtime.send(request);
+        match &result {
+            Ok(delivery) => {
+                tracing::info!(session = handle, app = %logging::app_name(), backend = runtime.backend.name(), ?delivery, "send accepted")
+            }
+            Err(e) => {
+                tracing::warn!(session = handle, app = %logging::app_name(), code = e.code(), "send refused: {e}")
+            }
+        }
+        result
+    }
+
+    pub fn resolve(&self, handle: usize, name: &RawText, narrow_is_utf8: bool) -> Result<Mailbox> {
+        let runtime = self.session(handle)?;
+        let result = runtime.resolve(name, narrow_is_utf8);
+        if let Err(e) = &result {
+            tracing::info!(session = handle, "resolve failed: {e}");
+        }
+        result
+    }
+}
+
+fn invalid_session(handle: usize) -> MapiError {
+    MapiError::new(
+        abi::MAPI_E_INVALID_SESSION,
+        format!("session handle {handle:#x} was never issued or is logged off"),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sessions_are_validated_handles() {
+        let engine = Engine::default();
+        // Built-in defaults must load even without a config file.
+        let settings = Settings::from_toml("[outbox]\ndir = \"/tmp/unused\"\n", None).unwrap();
+        let runtime = Arc::new(Runtime::build(settings).unwrap());
+        engine.state().sessions.insert(HANDLE_BASE + 7, runtime);
+        assert!(engine.session(HANDLE_BASE + 7).is_ok());
+        assert_eq!(
+            engine.session(12345).err().map(|e| e.code()),
+            Some(abi::MAPI_E_INVALID_SESSION)
+        );
+        assert!(engine.logoff(HANDLE_BASE + 7).is_ok());
+        assert_eq!(
+            engine.logoff(HANDLE_BASE + 7).unwrap_err().code(),
+            abi::MAPI_E_INVALID_SESSION
+        );
+        assert_eq!(
+            engine.explicit_session(0).err().map(|e| e.code()),
+            Some(abi::MAPI_E_INVALID_SESSION)
+        );
+    }
+}
