@@ -249,16 +249,15 @@ impl Composer<'_> {
             for part in addr.split(';').map(str::trim).filter(|p| !p.is_empty()) {
                 mailboxes.push(self.address_field(part)?);
             }
+            // The caller's name is for display and wins over the address book's.
             if let ([mailbox], false) = (mailboxes.as_mut_slice(), name.is_empty()) {
-                if mailbox.name.is_none() {
-                    let display = match address::split_type(name) {
-                        Typed::Smtp(n) => n,
-                        _ => name,
-                    };
-                    let display = text::single_line(display);
-                    if !display.eq_ignore_ascii_case(&mailbox.address) && !display.is_empty() {
-                        mailbox.name = Some(display);
-                    }
+                let display = match address::split_type(name) {
+                    Typed::Smtp(n) => n,
+                    _ => name,
+                };
+                let display = text::single_line(display);
+                if !display.eq_ignore_ascii_case(&mailbox.address) && !display.is_empty() {
+                    mailbox.name = Some(display);
                 }
             }
             if mailboxes.is_empty() {

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Builds the library and the CLI and lays them out as they are installed:
+#   target/dist/<profile>/lib/libmapi32.so.1   (soname), libmapi32.so -> libmapi32.so.1, libmapi32.a
+#   target/dist/<profile>/include/mapi.h
+#   target/dist/<profile>/bin/mapishim
+# Usage: scripts/build.sh [debug|release]   (default: debug). Prints the dist folder.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+profile=${1:-debug}
+case "$profile" in
+  debug) cargo build --quiet --workspace ;;
+  release) cargo build --quiet --workspace --release ;;
+  *) echo "usage: $0 [debug|release]" >&2; exit 2 ;;
+esac
+out=target/$profile
+dist=target/dist/$profile
+mkdir -p "$dist/lib" "$dist/include" "$dist/bin"
+case "$(uname -s)" in
+  Darwin)
+    cp -f "$out/libmapi32.dylib" "$dist/lib/" ;;
+  *)
+    cp -f "$out/libmapi32.so" "$dist/lib/libmapi32.so.1"
+    ln -sf libmapi32.so.1 "$dist/lib/libmapi32.so" ;;
+esac
+cp -f "$out/libmapi32.a" "$dist/lib/"
+cp -f include/mapi.h "$dist/include/"
+cp -f "$out/mapishim" "$dist/bin/"
+echo "$PWD/$dist"
