@@ -1,12 +1,12 @@
 //! RFC 5322 rendering with mail-builder.
 use crate::{Mailbox, Message};
-use mail_builder::MessageBuilder;
-use mail_builder::headers::HeaderType;
+use mail_builder::headers::Header;
 use mail_builder::headers::address::Address;
 use mail_builder::headers::date::Date;
 use mail_builder::headers::message_id::MessageId;
 use mail_builder::headers::raw::Raw;
-use mail_builder::mime::{BodyPart, MimePart};
+use mail_builder::headers::text::Text;
+use mail_builder::mime::{BodyPart, MimePart, make_boundary};
 use std::borrow::Cow;
 use std::io::{self, Write};
 
@@ -72,49 +72,76 @@ pub fn content_disposition(file_name: &str) -> String {
     format!("attachment; {}", parameter("filename", file_name))
 }
 
-/// Writes the message as RFC 5322 with CRLF line ends.
-pub fn write_message(message: &Message, bcc: BccHeader, output: impl Write) -> io::Result<()> {
-    let mut builder = MessageBuilder::new()
-        .from(address(&message.from))
-        .message_id(MessageId::new(message.message_id.as_str()))
-        .date(Date::new(message.date))
-        .header("X-Mailer", Raw::new(MAILER));
+fn header(out: &mut impl Write, name: &str, value: &impl Header) -> io::Result<()> {
+    out.write_all(name.as_bytes())?;
+    out.write_all(b": ")?;
+    value.write_header(&mut *out, name.len() + 2).map(drop)
+}
+
+/// Base64 in 76-character lines, streamed in chunks. mail-builder's encoder writes four bytes
+/// per call and needs the whole part in memory as a `MimePart`; this one runs at memory speed
+/// so that large attachments cost little more than writing them.
+fn write_base64_lines(data: &[u8], out: &mut impl Write) -> io::Result<()> {
+    use base64::Engine;
+    const LINE_BYTES: usize = 57; // 57 bytes → one 76-character line
+    const LINES_PER_CHUNK: usize = 1024;
+    let mut encoded = vec![0u8; LINE_BYTES * LINES_PER_CHUNK * 4 / 3 + 4];
+    let mut lines = Vec::with_capacity(78 * LINES_PER_CHUNK);
+    for chunk in data.chunks(LINE_BYTES * LINES_PER_CHUNK) {
+        let len = base64::engine::general_purpose::STANDARD
+            .encode_slice(chunk, &mut encoded)
+            .map_err(io::Error::other)?;
+        lines.clear();
+        for line in encoded[..len].chunks(76) {
+            lines.extend_from_slice(line);
+            lines.extend_from_slice(b"\r\n");
+        }
+        out.write_all(&lines)?;
+    }
+    Ok(())
+}
+
+/// Writes the message as RFC 5322 with CRLF line ends. Header values go through
+/// mail-builder's encoders (RFC 2047 words, address quoting, folding); the multipart
+/// frame is assembled here so that attachments can be streamed (see `write_base64_lines`).
+pub fn write_message(message: &Message, bcc: BccHeader, mut out: impl Write) -> io::Result<()> {
+    let out = &mut out;
+    header(out, "From", &address(&message.from))?;
+    header(out, "Message-ID", &MessageId::new(message.message_id.as_str()))?;
+    header(out, "Date", &Date::new(message.date))?;
+    header(out, "X-Mailer", &Raw::new(MAILER))?;
     if !message.to.is_empty() {
-        builder = builder.to(address_list(&message.to));
+        header(out, "To", &address_list(&message.to))?;
     }
     if !message.cc.is_empty() {
-        builder = builder.cc(address_list(&message.cc));
+        header(out, "Cc", &address_list(&message.cc))?;
     }
     if bcc == BccHeader::Keep && !message.bcc.is_empty() {
-        builder = builder.bcc(address_list(&message.bcc));
+        header(out, "Bcc", &address_list(&message.bcc))?;
     }
     if !message.subject.is_empty() {
-        builder = builder.subject(message.subject.as_str());
+        header(out, "Subject", &Text::new(message.subject.as_str()))?;
     }
     if message.receipt_requested {
-        builder = builder.header(
-            "Disposition-Notification-To",
-            HeaderType::from(address(&message.from)),
-        );
+        header(out, "Disposition-Notification-To", &address(&message.from))?;
     }
-    builder = builder.text_body(message.body.as_str());
+    out.write_all(b"MIME-Version: 1.0\r\n")?;
+    let text = MimePart::new("text/plain", BodyPart::Text(Cow::Borrowed(message.body.as_str())));
+    if message.attachments.is_empty() {
+        return text.write_part(&mut *out).map(drop);
+    }
+    let boundary = make_boundary("_");
+    write!(out, "Content-Type: multipart/mixed;\r\n\tboundary=\"{boundary}\"\r\n\r\n--{boundary}\r\n")?;
+    text.write_part(&mut *out)?;
     for att in &message.attachments {
-        // A raw Content-Type makes mail-builder base64 every attachment, text ones too, so the
-        // bytes arrive exactly as they were (no line-end conversion).
-        let content_type = format!(
-            "{}; {}",
-            att.content_type,
-            parameter("name", &att.file_name)
-        );
-        let part = MimePart::raw(BodyPart::Binary(Cow::Borrowed(att.data.as_slice())))
-            .header("Content-Type", Raw::new(content_type))
-            .header(
-                "Content-Disposition",
-                Raw::new(content_disposition(&att.file_name)),
-            );
-        builder.attachments.get_or_insert_with(Vec::new).push(part);
+        write!(out, "\r\n--{boundary}\r\n")?;
+        header(out, "Content-Type", &Raw::new(format!("{}; {}", att.content_type, parameter("name", &att.file_name))))?;
+        header(out, "Content-Disposition", &Raw::new(content_disposition(&att.file_name)))?;
+        // Every attachment, text ones too, is base64: its bytes arrive exactly as they were.
+        out.write_all(b"Content-Transfer-Encoding: base64\r\n\r\n")?;
+        write_base64_lines(&att.data, out)?;
     }
-    builder.write_to(output)
+    write!(out, "\r\n--{boundary}--\r\n")
 }
 
 pub fn to_vec(message: &Message, bcc: BccHeader) -> Vec<u8> {
@@ -186,6 +213,18 @@ mod tests {
         );
         let omitted = String::from_utf8(to_vec(&sample(), BccHeader::Omit)).unwrap();
         assert!(!omitted.contains("hidden@example.org"));
+    }
+
+    #[test]
+    fn large_attachments_round_trip_in_short_lines() {
+        let mut message = sample();
+        let data: Vec<u8> = (0..300_001u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
+        message.attachments[0].data = data.clone();
+        let bytes = to_vec(&message, BccHeader::Omit);
+        assert!(bytes.split(|b| *b == b'\n').all(|line| line.len() <= 78));
+        let parsed = mail_parser::MessageParser::new().parse(&bytes).unwrap();
+        assert_eq!(parsed.attachment(0).unwrap().contents(), data.as_slice());
+        assert_eq!(parsed.body_text(0).as_deref(), Some("Hello\r\nWorld\r\n"));
     }
 
     #[test]
