@@ -293,6 +293,6 @@ mod tests {
             .iter()
             .find(|g| g.title == "Return codes")
             .unwrap();
-        assert_eq!(codes.constants.len(), 30);
+        assert_eq!(codes.constants.len(), 31);
     }
 }
