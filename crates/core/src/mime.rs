@@ -107,7 +107,11 @@ fn write_base64_lines(data: &[u8], out: &mut impl Write) -> io::Result<()> {
 pub fn write_message(message: &Message, bcc: BccHeader, mut out: impl Write) -> io::Result<()> {
     let out = &mut out;
     header(out, "From", &address(&message.from))?;
-    header(out, "Message-ID", &MessageId::new(message.message_id.as_str()))?;
+    header(
+        out,
+        "Message-ID",
+        &MessageId::new(message.message_id.as_str()),
+    )?;
     header(out, "Date", &Date::new(message.date))?;
     header(out, "X-Mailer", &Raw::new(MAILER))?;
     if !message.to.is_empty() {
@@ -126,17 +130,35 @@ pub fn write_message(message: &Message, bcc: BccHeader, mut out: impl Write) -> 
         header(out, "Disposition-Notification-To", &address(&message.from))?;
     }
     out.write_all(b"MIME-Version: 1.0\r\n")?;
-    let text = MimePart::new("text/plain", BodyPart::Text(Cow::Borrowed(message.body.as_str())));
+    let text = MimePart::new(
+        "text/plain",
+        BodyPart::Text(Cow::Borrowed(message.body.as_str())),
+    );
     if message.attachments.is_empty() {
         return text.write_part(&mut *out).map(drop);
     }
     let boundary = make_boundary("_");
-    write!(out, "Content-Type: multipart/mixed;\r\n\tboundary=\"{boundary}\"\r\n\r\n--{boundary}\r\n")?;
+    write!(
+        out,
+        "Content-Type: multipart/mixed;\r\n\tboundary=\"{boundary}\"\r\n\r\n--{boundary}\r\n"
+    )?;
     text.write_part(&mut *out)?;
     for att in &message.attachments {
         write!(out, "\r\n--{boundary}\r\n")?;
-        header(out, "Content-Type", &Raw::new(format!("{}; {}", att.content_type, parameter("name", &att.file_name))))?;
-        header(out, "Content-Disposition", &Raw::new(content_disposition(&att.file_name)))?;
+        header(
+            out,
+            "Content-Type",
+            &Raw::new(format!(
+                "{}; {}",
+                att.content_type,
+                parameter("name", &att.file_name)
+            )),
+        )?;
+        header(
+            out,
+            "Content-Disposition",
+            &Raw::new(content_disposition(&att.file_name)),
+        )?;
         // Every attachment, text ones too, is base64: its bytes arrive exactly as they were.
         out.write_all(b"Content-Transfer-Encoding: base64\r\n\r\n")?;
         write_base64_lines(&att.data, out)?;
@@ -218,7 +240,9 @@ mod tests {
     #[test]
     fn large_attachments_round_trip_in_short_lines() {
         let mut message = sample();
-        let data: Vec<u8> = (0..300_001u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
+        let data: Vec<u8> = (0..300_001u32)
+            .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+            .collect();
         message.attachments[0].data = data.clone();
         let bytes = to_vec(&message, BccHeader::Omit);
         assert!(bytes.split(|b| *b == b'\n').all(|line| line.len() <= 78));

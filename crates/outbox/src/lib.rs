@@ -7,7 +7,7 @@
 
 use mapishim_core::mime::{self, BccHeader};
 use mapishim_core::{Backend, Delivery, MapiError, Message, Result};
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, OpenOptions};
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -93,7 +93,7 @@ pub fn store(
 /// journals the rename.
 fn sync_dir(dir: &Path) {
     #[cfg(unix)]
-    if let Ok(handle) = File::open(dir) {
+    if let Ok(handle) = fs::File::open(dir) {
         let _ = handle.sync_all();
     }
     #[cfg(not(unix))]
