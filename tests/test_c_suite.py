@@ -111,7 +111,7 @@ def test_originators(suite, setup):
 
 
 def test_originator_fallback_without_config_from(suite, setup):
-    setup.write_config(text=f'[outbox]\ndir = "{setup.outbox}"\n[log]\nfile = "{setup.log}"\n')
+    setup.write_config(text="[outbox]\ndir = {outbox}\n[log]\nfile = {log}\n")
     msgs = run_ok(suite, setup, "originators")
     fallback = [m for m in msgs if m["Subject"] == "orig-null"][0]
     assert "@" in fallback["From"].addresses[0].addr_spec
@@ -232,7 +232,7 @@ def test_broken_config_fails_cleanly(suite, setup):
 
 
 def test_missing_named_config_fails_cleanly(suite, setup):
-    setup.config.unlink()
+    setup.config_args["delete"] = True
     proc = run_case(suite, setup, "broken_config")
     assert proc.returncode == 0, proc.stderr
 
@@ -244,3 +244,10 @@ def test_unwritable_outbox(suite, setup):
     proc = run_case(suite, setup, "unwritable_outbox")
     assert proc.returncode == 0, proc.stderr
     assert not (blocker / "outbox").exists()
+
+
+def test_ordinals_reach_the_same_functions(suite, setup):
+    if not suite.is_wine:
+        return  # ELF has no ordinals; the export list is checked in test_header.py
+    [msg] = run_ok(suite, setup, "ordinals")
+    assert msg["Subject"] == "by ordinal"

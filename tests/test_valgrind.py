@@ -17,8 +17,8 @@ VALGRIND = (
 
 
 @pytest.mark.parametrize("case", CASES)
-def test_valgrind_clean(suite, setup, case):
+def test_valgrind_clean(linux_suite, setup, case):
     if not have("valgrind"):
         pytest.skip("valgrind not installed")
-    proc = run_case(suite, setup, case, wrapper=VALGRIND, timeout=600, MAPISHIM_TEST_FIFO=setup.root / "none")
+    proc = run_case(linux_suite, setup, case, wrapper=VALGRIND, timeout=600, MAPISHIM_TEST_FIFO=setup.root / "none")
     assert proc.returncode == 0, f"exit {proc.returncode}:\n{proc.stderr[-4000:]}"

@@ -8,6 +8,9 @@
 #ifndef MAPISHIM_TEST_HARNESS_H
 #define MAPISHIM_TEST_HARNESS_H
 
+#ifdef _WIN32
+#include <windows.h>
+#endif
 #include <mapi.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,6 +23,44 @@
 #else
 #include <pthread.h>
 #include <unistd.h>
+#endif
+
+/* mingw-w64's <mapi.h> predates the Unicode entry point (Windows 8); callers that use it
+ * declare the W forms themselves, as real programs do. Our header has them. */
+#ifndef MAPI_FORCE_UNICODE
+#define MAPI_FORCE_UNICODE 0x00040000
+#define MAPI_DIALOG_MODELESS (0x00000004 | MAPI_DIALOG)
+typedef struct {
+    ULONG ulReserved;
+    ULONG ulRecipClass;
+    PWSTR lpszName;
+    PWSTR lpszAddress;
+    ULONG ulEIDSize;
+    PVOID lpEntryID;
+} MapiRecipDescW, *lpMapiRecipDescW;
+typedef struct {
+    ULONG ulReserved;
+    ULONG flFlags;
+    ULONG nPosition;
+    PWSTR lpszPathName;
+    PWSTR lpszFileName;
+    PVOID lpFileType;
+} MapiFileDescW, *lpMapiFileDescW;
+typedef struct {
+    ULONG ulReserved;
+    PWSTR lpszSubject;
+    PWSTR lpszNoteText;
+    PWSTR lpszMessageType;
+    PWSTR lpszDateReceived;
+    PWSTR lpszConversationID;
+    FLAGS flFlags;
+    lpMapiRecipDescW lpOriginator;
+    ULONG nRecipCount;
+    lpMapiRecipDescW lpRecips;
+    ULONG nFileCount;
+    lpMapiFileDescW lpFiles;
+} MapiMessageW, *lpMapiMessageW;
+typedef ULONG(WINAPI *LPMAPISENDMAILW)(LHANDLE, ULONG_PTR, lpMapiMessageW, FLAGS, ULONG);
 #endif
 
 typedef struct {
@@ -39,6 +80,9 @@ typedef struct {
 } MapiApi;
 
 static MapiApi api;
+#ifdef _WIN32
+static HMODULE api_module;
+#endif
 static int failures = 0;
 
 #define CHECK(cond)                                                             \
@@ -79,7 +123,8 @@ static int load_api(void)
         fprintf(stderr, "cannot load mapi32.dll (error %lu)\n", (unsigned long)GetLastError());
         return 0;
     }
-#define LOAD(field, name) api.field = (void *)GetProcAddress(lib, name)
+    api_module = lib;
+#define LOAD(field, name) api.field = (void *)GetProcAddress(lib, #name)
 #else
 #define LOAD(field, name) api.field = name
 #endif
@@ -109,6 +154,30 @@ static const char *scratch_dir(void)
     return dir && *dir ? dir : ".";
 }
 
+/* Test file names are UTF-8; Windows' narrow file functions would read them as ANSI. */
+#ifdef _WIN32
+static wchar_t *utf8_to_wide(const char *text, wchar_t *out, int size)
+{
+    if (!MultiByteToWideChar(CP_UTF8, 0, text, -1, out, size)) out[0] = 0;
+    return out;
+}
+
+static FILE *open_utf8(const char *path, const char *mode)
+{
+    wchar_t wpath[1024], wmode[8];
+    return _wfopen(utf8_to_wide(path, wpath, 1024), utf8_to_wide(mode, wmode, 8));
+}
+
+static void remove_file(const char *path)
+{
+    wchar_t wpath[1024];
+    _wremove(utf8_to_wide(path, wpath, 1024));
+}
+#else
+#define open_utf8 fopen
+#define remove_file remove
+#endif
+
 /* Writes a scratch file and returns its path in a static rotating buffer. */
 static char *make_file(const char *name, const char *content, size_t len)
 {
@@ -117,7 +186,7 @@ static char *make_file(const char *name, const char *content, size_t len)
     char *path = paths[next++ % 8];
     FILE *f;
     sprintf(path, "%s/%s", scratch_dir(), name);
-    f = fopen(path, "wb");
+    f = open_utf8(path, "wb");
     if (!f) {
         fprintf(stderr, "cannot create %s\n", path);
         exit(3);

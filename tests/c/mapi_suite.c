@@ -72,7 +72,7 @@ static void case_attachments(void)
     m.nFileCount = 3;
     m.lpFiles = f;
     CHECK_RC(api.SendMail(0, 0, &m, 0, 0), SUCCESS_SUCCESS);
-    remove(p0); remove(p1); remove(p2);
+    remove_file(p0); remove_file(p1); remove_file(p2);
 }
 
 /* ulReserved == CP_UTF8: UTF-8 strings, including a non-ASCII attachment path. */
@@ -91,7 +91,7 @@ static void case_utf8(void)
     m.nFileCount = 1;
     m.lpFiles = &f;
     CHECK_RC(api.SendMail(0, 0, &m, 0, 0), SUCCESS_SUCCESS);
-    remove(path);
+    remove_file(path);
 }
 
 /* ANSI strings in the configured code page (the driver sets windows-1252). */
@@ -145,7 +145,7 @@ static void case_wide(void)
     m.lpszSubject = lone;
     m.nFileCount = 0;
     CHECK_RC(api.SendMailW(0, 0, &m, 0, 0), SUCCESS_SUCCESS);
-    remove(path);
+    remove_file(path);
 }
 
 static void case_bad_utf8(void)
@@ -338,7 +338,7 @@ static void case_send_documents(void)
     char *b = make_file("doc-b.bin", "document b", 10);
     sprintf(paths, "%s;%s", a, b);
     CHECK_RC(api.SendDocuments(0, ";", paths, "First.txt;Second.bin", 0), SUCCESS_SUCCESS);
-    remove(a); remove(b);
+    remove_file(a); remove_file(b);
 }
 
 static void case_working_directory(void)
@@ -462,6 +462,9 @@ static void case_bad_attachments(void)
 #ifndef _WIN32
     send_one_file("/dev/zero", MAPI_E_ATTACHMENT_NOT_FOUND, MAPI_E_ATTACHMENT_OPEN_FAILURE);
     send_one_file(getenv("MAPISHIM_TEST_FIFO"), MAPI_E_ATTACHMENT_NOT_FOUND, MAPI_E_ATTACHMENT_OPEN_FAILURE);
+#else
+    send_one_file("NUL", MAPI_E_ATTACHMENT_NOT_FOUND, MAPI_E_ATTACHMENT_OPEN_FAILURE);
+    send_one_file("\\\\.\\NUL", MAPI_E_ATTACHMENT_NOT_FOUND, MAPI_E_ATTACHMENT_OPEN_FAILURE);
 #endif
 }
 
@@ -502,7 +505,7 @@ static void case_header_injection(void)
     m.nFileCount = 1;
     m.lpFiles = &f;
     CHECK_RC(api.SendMail(0, 0, &m, 0, 0), SUCCESS_SUCCESS);
-    remove(path);
+    remove_file(path);
 }
 
 static char *filled(size_t n, char c)
@@ -596,6 +599,38 @@ static void case_unwritable_outbox(void)
     CHECK(api.SendMail(0, 0, &m, 0, 0) != SUCCESS_SUCCESS);
 }
 
+#ifdef _WIN32
+/* Callers import by ordinal too: each native ordinal must reach the same function. */
+static void case_ordinals(void)
+{
+    static const struct { const char *name; WORD ordinal; } table[] = {
+        {"MAPIFreeBuffer", 16}, {"MAPISendDocuments", 208}, {"MAPILogon", 209},
+        {"MAPILogoff", 210}, {"MAPISendMail", 211}, {"MAPISaveMail", 212},
+        {"MAPIReadMail", 213}, {"MAPIFindNext", 214}, {"MAPIDeleteMail", 215},
+        {"MAPIAddress", 217}, {"MAPIDetails", 218}, {"MAPIResolveName", 219},
+        {"MAPISendMailW", 256}};
+    size_t i;
+    for (i = 0; i < sizeof table / sizeof table[0]; i++) {
+        FARPROC by_name = GetProcAddress(api_module, table[i].name);
+        FARPROC by_ordinal = GetProcAddress(api_module, MAKEINTRESOURCEA(table[i].ordinal));
+        if (!by_name || by_name != by_ordinal) {
+            fprintf(stderr, "%s: ordinal %u does not match\n", table[i].name, table[i].ordinal);
+            failures++;
+        }
+    }
+    CHECK(GetProcAddress(api_module, MAKEINTRESOURCEA(17)) == GetProcAddress(api_module, "MAPIFreeBuffer"));
+    /* And calling through an ordinal works. */
+    {
+        LPMAPISENDMAIL send = (LPMAPISENDMAIL)(void *)GetProcAddress(api_module, MAKEINTRESOURCEA(211));
+        MapiRecipDesc r;
+        MapiMessage m;
+        init_recip(&r, MAPI_TO, NULL, TO_ADDR);
+        init_message(&m, "by ordinal", "x", 1, &r);
+        CHECK_RC(send(0, 0, &m, 0, 0), SUCCESS_SUCCESS);
+    }
+}
+#endif
+
 typedef struct {
     const char *name;
     void (*run)(void);
@@ -630,6 +665,9 @@ static const Case cases[] = {
     {"many_attachments", case_many_attachments},
     {"broken_config", case_broken_config},
     {"unwritable_outbox", case_unwritable_outbox},
+#ifdef _WIN32
+    {"ordinals", case_ordinals},
+#endif
 };
 
 int main(int argc, char **argv)

@@ -10,10 +10,25 @@ pub struct TextDecoder {
     ansi: &'static Encoding,
 }
 
+static SYSTEM_ANSI: std::sync::OnceLock<&'static Encoding> = std::sync::OnceLock::new();
+
+/// Records the process's ANSI code page (`GetACP()` on Windows), the default for narrow
+/// strings when `ansi_codepage` is not configured. Unknown code pages keep UTF-8.
+pub fn set_system_ansi_codepage(code_page: u32) -> bool {
+    match u16::try_from(code_page)
+        .ok()
+        .and_then(codepage::to_encoding)
+    {
+        Some(encoding) => SYSTEM_ANSI.set(encoding).is_ok() || SYSTEM_ANSI.get() == Some(&encoding),
+        None => false,
+    }
+}
+
+/// The default decoder: the system ANSI code page where one was recorded, else UTF-8.
 impl Default for TextDecoder {
     fn default() -> Self {
         Self {
-            ansi: encoding_rs::UTF_8,
+            ansi: SYSTEM_ANSI.get().copied().unwrap_or(encoding_rs::UTF_8),
         }
     }
 }

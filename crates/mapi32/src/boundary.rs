@@ -6,6 +6,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 /// behaviour, and with `extern "system"` an abort of the host program): it is caught,
 /// logged, and reported as `MAPI_E_FAILURE`.
 pub(crate) fn guard(function: &'static str, body: impl FnOnce() -> u32) -> u32 {
+    platform_init();
     // AssertUnwindSafe: after a panic nothing of the closure's state is used again; shared
     // state sits behind mutexes that the engine recovers from poisoning.
     match catch_unwind(AssertUnwindSafe(body)) {
@@ -20,6 +21,19 @@ pub(crate) fn guard(function: &'static str, body: impl FnOnce() -> u32) -> u32 {
             MAPI_E_FAILURE
         }
     }
+}
+
+/// Process facts the safe crates cannot ask for themselves, recorded before the first call.
+fn platform_init() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        #[cfg(windows)]
+        {
+            // SAFETY: GetACP takes no arguments and only reads process state.
+            let code_page = unsafe { windows_sys::Win32::Globalization::GetACP() };
+            mapishim_core::text::set_system_ansi_codepage(code_page);
+        }
+    });
 }
 
 #[cfg(test)]

@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Cross-builds the Windows release with mingw-w64 and lays it out side by side:
+#   target/dist/windows/x64/ and x86/:
+#     mapi32.dll        drop-in, for programs that load mapi32.dll by name
+#     mapishim.dll      the same build, for registration as the system's mail client
+#     libmapi32.dll.a   import library
+#     mapishim.exe      configuration check, test send, registration
+#     wine/bcryptprimitives.dll   only for Wine < 9 (see docs/deploy-windows-wine.md)
+# With --zip, also target/dist/mapishim-<version>-windows.zip with both folders and the README.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+zip=0
+[ "${1:-}" = "--zip" ] && zip=1
+dist=target/dist/windows
+for pair in x86_64-pc-windows-gnu:x64:x86_64-w64-mingw32 i686-pc-windows-gnu:x86:i686-w64-mingw32; do
+  IFS=: read -r triple arch cc <<<"$pair"
+  cargo build --quiet --release --target "$triple" -p mapi32 -p mapishim-cli
+  out=target/$triple/release
+  mkdir -p "$dist/$arch/wine"
+  cp -f "$out/mapi32.dll" "$dist/$arch/mapi32.dll"
+  cp -f "$out/mapi32.dll" "$dist/$arch/mapishim.dll"
+  cp -f "$out/libmapi32.dll.a" "$dist/$arch/libmapi32.dll.a"
+  cp -f "$out/mapishim.exe" "$dist/$arch/mapishim.exe"
+  "$cc-gcc" -shared -O2 -s -Wall -Wextra -Werror -o "$dist/$arch/wine/bcryptprimitives.dll" \
+    crates/mapi32/wine-compat/bcryptprimitives.c crates/mapi32/wine-compat/bcryptprimitives.def \
+    -Wl,--kill-at -Wl,--enable-stdcall-fixup -ladvapi32
+done
+if [ $zip -eq 1 ]; then
+  version=$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)
+  archive=target/dist/mapishim-$version-windows.zip
+  rm -f "$archive"
+  cp -f README.md "$dist/README.md"
+  (cd "$dist" && python3 -m zipfile -c "../mapishim-$version-windows.zip" x64 x86 README.md)
+  echo "$PWD/$archive"
+fi
+echo "$PWD/$dist"
