@@ -245,9 +245,3 @@ def test_unwritable_outbox(suite, setup):
     assert proc.returncode == 0, proc.stderr
     assert not (blocker / "outbox").exists()
 
-
-def test_ordinals_reach_the_same_functions(suite, setup):
-    if not suite.is_wine:
-        return  # ELF has no ordinals; the export list is checked in test_header.py
-    [msg] = run_ok(suite, setup, "ordinals")
-    assert msg["Subject"] == "by ordinal"

@@ -1,6 +1,8 @@
 //! `mapishim`: check the configuration, send a test message, resolve names, see the outbox.
 #![forbid(unsafe_code)]
 
+mod register;
+
 use clap::{Parser, Subcommand};
 use mapishim_core::config::{ConfigSource, Settings};
 use mapishim_core::{Delivery, RawAttachment, RawRecipient, RawText, SendRequest};
@@ -53,6 +55,47 @@ enum Command {
         #[command(subcommand)]
         action: OutboxAction,
     },
+    /// Make mapishim the system's Simple MAPI provider (Windows).
+    Register {
+        #[command(flatten)]
+        scope: ScopeArgs,
+        /// Client key name under Clients\Mail.
+        #[arg(long, default_value = register::DEFAULT_NAME)]
+        name: String,
+        /// Provider DLL; default: mapishim.dll beside mapishim.exe.
+        #[arg(long)]
+        dll: Option<PathBuf>,
+    },
+    /// Undo `register`, restoring the previous mail client exactly (Windows).
+    Unregister {
+        #[command(flatten)]
+        scope: ScopeArgs,
+        #[arg(long, default_value = register::DEFAULT_NAME)]
+        name: String,
+    },
+    /// Show which Simple MAPI provider a caller would load, and why (Windows).
+    Status,
+}
+
+#[derive(clap::Args)]
+#[group(multiple = false)]
+struct ScopeArgs {
+    /// For the current user only (HKCU; the default).
+    #[arg(long)]
+    user: bool,
+    /// For every user (HKLM; needs administrator rights).
+    #[arg(long)]
+    machine: bool,
+}
+
+impl ScopeArgs {
+    fn scope(&self) -> register::Scope {
+        if self.machine {
+            register::Scope::Machine
+        } else {
+            register::Scope::User
+        }
+    }
 }
 
 #[derive(Subcommand)]
@@ -241,6 +284,9 @@ fn main() -> ExitCode {
         Command::Outbox {
             action: OutboxAction::List,
         } => outbox_list(),
+        Command::Register { scope, name, dll } => register::register(scope.scope(), &name, dll),
+        Command::Unregister { scope, name } => register::unregister(scope.scope(), &name),
+        Command::Status => register::status(),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,0 +1,137 @@
+"""The Windows builds: PE export and import tables, ordinals at run time, Windows defaults,
+and registration as the system's mail client — all checked under Wine."""
+
+import re
+import shutil
+import subprocess
+
+import pytest
+from conftest import ARCH_DIR, C_DIR, MINGW, ROOT, require_wine, run, run_case, wine_env, wine_program
+
+# Native mapi32.dll ordinals, from ../shared/SIMPLE-MAPI.md (independent of crates/abi).
+NATIVE = {
+    "MAPIFreeBuffer": 16, "MAPIFreeBuffer@4": 17, "MAPISendDocuments": 208, "MAPILogon": 209,
+    "MAPILogoff": 210, "MAPISendMail": 211, "MAPISaveMail": 212, "MAPIReadMail": 213,
+    "MAPIFindNext": 214, "MAPIDeleteMail": 215, "MAPIAddress": 217, "MAPIDetails": 218,
+    "MAPIResolveName": 219, "MAPISendMailW": 256,
+}
+FORBIDDEN_IMPORTS = re.compile(r"^(libgcc_s|libstdc\+\+|libwinpthread|vcruntime|msvcp|api-ms-win-crt-)", re.I)
+MAX_DLL_BYTES = 4 * 1024 * 1024
+
+
+def objdump(kind, path):
+    return run([f"{MINGW[kind]}-objdump", "-p", path]).stdout
+
+
+def exports(dump):
+    """Name → ordinal. objdump numbers the name table relative to the ordinal base."""
+    base = int(re.search(r"Ordinal Base\s+(\d+)", dump).group(1))
+    table = dump.split("[Ordinal/Name Pointer] Table", 1)[1]
+    return {name: base + int(index) for index, name in re.findall(r"\[\s*(\d+)\]\s+(\S+)", table.split("\n\n")[0])}
+
+
+@pytest.mark.parametrize("kind", ["wine64", "wine32"])
+def test_export_table_has_native_ordinals(windows_dist, kind):
+    for dll in ("mapi32.dll", "mapishim.dll"):
+        dump = objdump(kind, windows_dist / ARCH_DIR[kind] / dll)
+        assert exports(dump) == NATIVE, dll
+
+
+@pytest.mark.parametrize("kind", ["wine64", "wine32"])
+def test_no_runtime_dll_dependencies(windows_dist, kind):
+    for binary in ("mapi32.dll", "mapishim.exe", "wine/bcryptprimitives.dll"):
+        imports = re.findall(r"DLL Name: (\S+)", objdump(kind, windows_dist / ARCH_DIR[kind] / binary))
+        assert imports, binary
+        bad = [i for i in imports if FORBIDDEN_IMPORTS.match(i)]
+        assert not bad, f"{binary} needs {bad}"
+
+
+@pytest.mark.parametrize("kind", ["wine64", "wine32"])
+def test_dll_size(windows_dist, kind):
+    size = (windows_dist / ARCH_DIR[kind] / "mapi32.dll").stat().st_size
+    print(f"{ARCH_DIR[kind]} mapi32.dll: {size} bytes")
+    assert size <= MAX_DLL_BYTES
+
+
+@pytest.fixture(params=["wine64", "wine32"])
+def wine_kind(request):
+    require_wine(request.param)
+    return request.param
+
+
+def test_ordinals_reach_the_same_functions(windows_dist, wine_prefix, build_dir, setup, wine_kind):
+    from conftest import Runner
+
+    exe = wine_program(wine_kind, windows_dist, build_dir, C_DIR / "mapi_suite.c", "mapi_suite")
+    proc = run_case(Runner(wine_kind, exe, prefix=["wine"], env=wine_env(wine_prefix)), setup, "ordinals")
+    assert proc.returncode == 0, proc.stderr
+    [msg] = setup.messages()
+    assert msg["Subject"] == "by ordinal"
+
+
+def wine(prefix, *args, check=True):
+    env = dict(__import__("os").environ, **wine_env(prefix, overrides=""))
+    return run(["wine", *args], env=env, check=check, timeout=300)
+
+
+def test_windows_default_locations(windows_dist, wine_prefix):
+    env = dict(__import__("os").environ, **wine_env(wine_prefix, overrides=""))
+    env.pop("MAPISHIM_CONFIG", None)
+    out = run(["wine", windows_dist / "x64" / "mapishim.exe", "config", "check"], env=env).stdout
+    assert re.search(r"config:\s+built-in defaults \(C:\\users\\[^\\]+\\AppData\\Roaming\\mapishim\\config.toml", out), out
+    assert re.search(r"outbox dir:\s+C:\\users\\[^\\]+\\AppData\\Local\\mapishim\\outbox", out), out
+    assert re.search(r"log:\s+C:\\users\\[^\\]+\\AppData\\Local\\mapishim\\mapishim.log", out), out
+
+
+def export_registry(prefix, tmp_path, tag):
+    files = []
+    for index, key in enumerate(["HKEY_LOCAL_MACHINE\\Software", "HKEY_CURRENT_USER\\Software"]):
+        target = tmp_path / f"{tag}-{index}.reg"
+        wine(prefix, "regedit", "/E", "Z:" + str(target).replace("/", "\\"), key)
+        files.append(target.read_bytes())
+    return files
+
+
+def test_registration_round_trip(windows_dist, wine_prefix, build_dir, setup, tmp_path):
+    """register --machine → an unchanged program, using Wine's builtin mapi32.dll and no
+    DLL of ours beside it, reaches mapishim.dll; unregister → the registry is as before."""
+    require_wine("wine32")
+    drive_c = wine_prefix / "drive_c"
+    install = {"x64": drive_c / "Program Files" / "mapishim", "x86": drive_c / "Program Files (x86)" / "mapishim"}
+    for arch, folder in install.items():
+        folder.mkdir(parents=True, exist_ok=True)
+        for name in ("mapishim.dll", "mapishim.exe"):
+            shutil.copy(windows_dist / arch / name, folder / name)
+    # Wine 8 only: the forwarder goes where every process finds it.
+    shutil.copy(windows_dist / "x64" / "wine" / "bcryptprimitives.dll", drive_c / "windows" / "system32")
+    shutil.copy(windows_dist / "x86" / "wine" / "bcryptprimitives.dll", drive_c / "windows" / "syswow64")
+
+    before = export_registry(wine_prefix, tmp_path, "before")
+    tool = "C:\\Program Files\\mapishim\\mapishim.exe"
+    out = wine(wine_prefix, tool, "register", "--machine").stdout
+    assert "DLLPath = %ProgramFiles%\\mapishim\\mapishim.dll" in out
+    try:
+        status = wine(wine_prefix, tool, "status").stdout
+        assert 'default mail client "mapishim"' in status and "this mapishim build" in status, status
+        for kind in ("wine64", "wine32"):
+            from conftest import Runner
+
+            exe = wine_program(kind, windows_dist, build_dir, C_DIR / "mapi_suite.c", "no_dll_suite", with_dll=False)
+            assert not (exe.parent / "mapi32.dll").exists()
+            runner = Runner(kind, exe, prefix=["wine"], env=wine_env(wine_prefix, overrides=""))
+            proc = run_case(runner, setup, "attachments")
+            assert proc.returncode == 0, f"{kind}: {proc.stderr}"
+        msgs = setup.messages()
+        assert len(msgs) == 2, "both the 64- and the 32-bit program reached our outbox"
+        assert all(m["Subject"] == "attachments" for m in msgs)
+    finally:
+        wine(wine_prefix, tool, "unregister", "--machine")
+    assert export_registry(wine_prefix, tmp_path, "after") == before
+    again = wine(wine_prefix, tool, "unregister", "--machine", check=False)
+    assert again.returncode == 1 and "not registered" in again.stderr
+
+
+def test_register_refuses_mapi32_as_provider(windows_dist, wine_prefix):
+    proc = wine(wine_prefix, windows_dist / "x64" / "mapishim.exe", "register", "--user", "--dll",
+                "Z:" + str(windows_dist / "x64" / "mapi32.dll").replace("/", "\\"), check=False)
+    assert proc.returncode == 1 and "mapishim.dll" in proc.stderr
