@@ -100,9 +100,15 @@ def wine_prefix():
     env = dict(os.environ, WINEPREFIX=str(prefix), WINEDEBUG="-all", WINEARCH="win64")
     env.pop("DISPLAY", None)
     if not (prefix / "system.reg").exists():
-        run(["wineboot", "-i"], env=env, timeout=600)
-    # The persistent server daemonizes: it must not hold our output pipes open.
-    subprocess.run(["wineserver", "-p"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
+        prefix.parent.mkdir(parents=True, exist_ok=True)
+        # No pipes: wineboot leaves the server and helper processes running with our handles.
+        with tempfile.TemporaryFile() as log:
+            booted = subprocess.run(["wineboot", "-i"], env=env, stdout=log, stderr=log, timeout=600)
+            log.seek(0)
+            assert booted.returncode == 0, f"wineboot failed: {log.read().decode(errors='replace')[-2000:]}"
+    # A persistent server keeps later runs fast; it daemonizes, so it must not hold our pipes.
+    # It exits 2 when wineboot's server is still running, which serves as well.
+    subprocess.run(["wineserver", "-p"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     yield prefix
     run(["wineserver", "-k"], env=env, check=False)
 
@@ -258,23 +264,23 @@ class Runner:
         return toml_string(self.path(p))
 
 
-def run_case(exe, setup, case, wrapper=(), timeout=120, **env):
-    runner = exe if isinstance(exe, Runner) else Runner("linux", exe)
-    # Output goes to files, not pipes: Wine's helper processes (services, winedevice)
-    # inherit the handles and would keep a pipe open long after the program exited.
+def run_unpiped(cmd, env, timeout=300, check=False):
+    """Like `run`, but output goes to files, not pipes: Wine's helper processes (services,
+    winedevice) inherit the handles and would keep a pipe open long after the program."""
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-        proc = subprocess.run(
-            [*wrapper, *runner.prefix, str(runner.exe), case],
-            env=setup.env(runner, **env),
-            stdout=out,
-            stderr=err,
-            timeout=timeout,
-        )
+        proc = subprocess.run([str(c) for c in cmd], env=env, stdout=out, stderr=err, timeout=timeout)
         out.seek(0)
         err.seek(0)
         proc.stdout = out.read().decode(errors="replace")
         proc.stderr = err.read().decode(errors="replace")
+    if check and proc.returncode != 0:
+        raise AssertionError(f"{cmd} exited {proc.returncode}:\n{proc.stdout}\n{proc.stderr}")
     return proc
+
+
+def run_case(exe, setup, case, wrapper=(), timeout=120, **env):
+    runner = exe if isinstance(exe, Runner) else Runner("linux", exe)
+    return run_unpiped([*wrapper, *runner.prefix, runner.exe, case], setup.env(runner, **env), timeout)
 
 
 def have(tool):

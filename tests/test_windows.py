@@ -1,12 +1,12 @@
 """The Windows builds: PE export and import tables, ordinals at run time, Windows defaults,
 and registration as the system's mail client — all checked under Wine."""
 
+import os
 import re
 import shutil
-import subprocess
 
 import pytest
-from conftest import ARCH_DIR, C_DIR, MINGW, ROOT, require_wine, run, run_case, wine_env, wine_program
+from conftest import ARCH_DIR, C_DIR, MINGW, require_wine, run, run_case, run_unpiped, wine_env, wine_program
 
 # Native mapi32.dll ordinals, from ../shared/SIMPLE-MAPI.md (independent of crates/abi).
 NATIVE = {
@@ -60,24 +60,57 @@ def wine_kind(request):
 
 
 def test_ordinals_reach_the_same_functions(windows_dist, wine_prefix, build_dir, setup, wine_kind):
-    from conftest import Runner
-
-    exe = wine_program(wine_kind, windows_dist, build_dir, C_DIR / "mapi_suite.c", "mapi_suite")
-    proc = run_case(Runner(wine_kind, exe, prefix=["wine"], env=wine_env(wine_prefix)), setup, "ordinals")
+    proc = run_case(wine_suite_runner(wine_kind, windows_dist, wine_prefix, build_dir), setup, "ordinals")
     assert proc.returncode == 0, proc.stderr
     [msg] = setup.messages()
     assert msg["Subject"] == "by ordinal"
 
 
+def wine_suite_runner(kind, windows_dist, wine_prefix, build_dir):
+    from conftest import Runner
+
+    exe = wine_program(kind, windows_dist, build_dir, C_DIR / "mapi_suite.c", "mapi_suite")
+    return Runner(kind, exe, prefix=["wine"], env=wine_env(wine_prefix))
+
+
+def test_ansi_strings_use_the_process_code_page(windows_dist, wine_prefix, build_dir, setup, wine_kind):
+    """No ansi_codepage configured: GetACP() decides (1252 in Wine's Western UTF-8 locale)."""
+    runner = wine_suite_runner(wine_kind, windows_dist, wine_prefix, build_dir)
+    proc = run_case(runner, setup, "ansi_cp1252")
+    assert proc.returncode == 0, proc.stderr
+    [msg] = setup.messages()
+    assert msg["Subject"] == "café € ü"
+    assert msg["To"].addresses[0].display_name == "René €"
+
+
+def test_short_8_3_paths(windows_dist, wine_prefix, build_dir, setup, wine_kind):
+    runner = wine_suite_runner(wine_kind, windows_dist, wine_prefix, build_dir)
+    proc = run_case(runner, setup, "short_path")
+    assert proc.returncode == 0, proc.stderr
+    [msg] = setup.messages()
+    [part] = list(msg.iter_attachments())
+    assert part.get_payload(decode=True) == b"short path"
+
+
 def wine(prefix, *args, check=True):
-    env = dict(__import__("os").environ, **wine_env(prefix, overrides=""))
-    return run(["wine", *args], env=env, check=check, timeout=300)
-
-
-def test_windows_default_locations(windows_dist, wine_prefix):
-    env = dict(__import__("os").environ, **wine_env(wine_prefix, overrides=""))
+    env = dict(os.environ, **wine_env(prefix, overrides=""))
     env.pop("MAPISHIM_CONFIG", None)
-    out = run(["wine", windows_dist / "x64" / "mapishim.exe", "config", "check"], env=env).stdout
+    return run_unpiped(["wine", *args], env, check=check)
+
+
+@pytest.fixture
+def wine8_ready(windows_dist, wine_prefix):
+    """The prefix as docs/deploy-wine.md sets it up for Wine 8: the bcryptprimitives
+    forwarder in the system folders, where every process (mapishim.exe too) finds it."""
+    drive_c = wine_prefix / "drive_c"
+    shutil.copy(windows_dist / "x64" / "wine" / "bcryptprimitives.dll", drive_c / "windows" / "system32")
+    shutil.copy(windows_dist / "x86" / "wine" / "bcryptprimitives.dll", drive_c / "windows" / "syswow64")
+    return wine_prefix
+
+
+def test_windows_default_locations(windows_dist, wine8_ready):
+    wine_prefix = wine8_ready
+    out = wine(wine_prefix, windows_dist / "x64" / "mapishim.exe", "config", "check").stdout
     assert re.search(r"config:\s+built-in defaults \(C:\\users\\[^\\]+\\AppData\\Roaming\\mapishim\\config.toml", out), out
     assert re.search(r"outbox dir:\s+C:\\users\\[^\\]+\\AppData\\Local\\mapishim\\outbox", out), out
     assert re.search(r"log:\s+C:\\users\\[^\\]+\\AppData\\Local\\mapishim\\mapishim.log", out), out
@@ -92,19 +125,17 @@ def export_registry(prefix, tmp_path, tag):
     return files
 
 
-def test_registration_round_trip(windows_dist, wine_prefix, build_dir, setup, tmp_path):
+def test_registration_round_trip(windows_dist, wine8_ready, build_dir, setup, tmp_path):
     """register --machine → an unchanged program, using Wine's builtin mapi32.dll and no
     DLL of ours beside it, reaches mapishim.dll; unregister → the registry is as before."""
     require_wine("wine32")
+    wine_prefix = wine8_ready
     drive_c = wine_prefix / "drive_c"
     install = {"x64": drive_c / "Program Files" / "mapishim", "x86": drive_c / "Program Files (x86)" / "mapishim"}
     for arch, folder in install.items():
         folder.mkdir(parents=True, exist_ok=True)
         for name in ("mapishim.dll", "mapishim.exe"):
             shutil.copy(windows_dist / arch / name, folder / name)
-    # Wine 8 only: the forwarder goes where every process finds it.
-    shutil.copy(windows_dist / "x64" / "wine" / "bcryptprimitives.dll", drive_c / "windows" / "system32")
-    shutil.copy(windows_dist / "x86" / "wine" / "bcryptprimitives.dll", drive_c / "windows" / "syswow64")
 
     before = export_registry(wine_prefix, tmp_path, "before")
     tool = "C:\\Program Files\\mapishim\\mapishim.exe"
@@ -131,7 +162,8 @@ def test_registration_round_trip(windows_dist, wine_prefix, build_dir, setup, tm
     assert again.returncode == 1 and "not registered" in again.stderr
 
 
-def test_register_refuses_mapi32_as_provider(windows_dist, wine_prefix):
+def test_register_refuses_mapi32_as_provider(windows_dist, wine8_ready):
+    wine_prefix = wine8_ready
     proc = wine(wine_prefix, windows_dist / "x64" / "mapishim.exe", "register", "--user", "--dll",
                 "Z:" + str(windows_dist / "x64" / "mapi32.dll").replace("/", "\\"), check=False)
     assert proc.returncode == 1 and "mapishim.dll" in proc.stderr

@@ -631,6 +631,20 @@ static void case_ordinals(void)
 }
 #endif
 
+#ifdef _WIN32
+/* An 8.3 short path, as old programs pass them, reaches the same file. */
+static void case_short_path(void)
+{
+    char short_path[MAX_PATH];
+    char *path = make_file("a rather long attachment name.txt", "short path", 10);
+    DWORD len = GetShortPathNameA(path, short_path, sizeof short_path);
+    CHECK(len > 0 && len < sizeof short_path);
+    CHECK(strchr(short_path, '~') != NULL);
+    send_one_file(short_path, SUCCESS_SUCCESS, SUCCESS_SUCCESS);
+    remove_file(path);
+}
+#endif
+
 typedef struct {
     const char *name;
     void (*run)(void);
@@ -667,6 +681,7 @@ static const Case cases[] = {
     {"unwritable_outbox", case_unwritable_outbox},
 #ifdef _WIN32
     {"ordinals", case_ordinals},
+    {"short_path", case_short_path},
 #endif
 };
 

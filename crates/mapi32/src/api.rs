@@ -7,7 +7,7 @@ use crate::buffers::{self, BlockWriter};
 use crate::convert;
 use mapishim_abi as abi;
 use mapishim_core::compose::entry_id;
-use mapishim_core::{Mailbox, MapiError, Result};
+use mapishim_core::{Mailbox, MapiError, Result, SendRequest};
 use mapishim_engine::Engine;
 use std::ffi::c_char;
 
@@ -60,6 +60,23 @@ pub(crate) unsafe fn logoff(
     code("MAPILogoff", Engine::global().logoff(lhSession))
 }
 
+/// The shared body of `MAPISendMail` and `MAPISendMailW`: the session is checked first,
+/// then the message is copied by `read` (`None` for a NULL message) and sent.
+fn send(
+    function: &str,
+    session: LHANDLE,
+    read: impl FnOnce() -> Result<Option<SendRequest>>,
+) -> ULONG {
+    let result = (|| {
+        let engine = Engine::global();
+        engine.session(session)?;
+        let request = read()?
+            .ok_or_else(|| MapiError::new(abi::MAPI_E_INVALID_MESSAGE, "lpMessage is NULL"))?;
+        engine.send(session, &request).map(drop)
+    })();
+    code(function, result)
+}
+
 /// # Safety
 /// `lpMessage` is NULL or a readable message (see `convert`).
 pub(crate) unsafe fn send_mail(
@@ -69,17 +86,15 @@ pub(crate) unsafe fn send_mail(
     flFlags: FLAGS,
     _ulReserved: ULONG,
 ) -> ULONG {
-    let result = (|| {
-        let engine = Engine::global();
-        engine.session(lhSession)?;
+    send("MAPISendMail", lhSession, || {
         // SAFETY: `as_ref` checks NULL; the caller's contract covers the rest.
-        let message = unsafe { lpMessage.as_ref() }
-            .ok_or_else(|| MapiError::new(abi::MAPI_E_INVALID_MESSAGE, "lpMessage is NULL"))?;
-        // SAFETY: as above.
-        let request = unsafe { convert::ansi::message(message, flFlags) }?;
-        engine.send(lhSession, &request).map(drop)
-    })();
-    code("MAPISendMail", result)
+        unsafe {
+            lpMessage
+                .as_ref()
+                .map(|m| convert::ansi::message(m, flFlags))
+                .transpose()
+        }
+    })
 }
 
 /// # Safety
@@ -91,17 +106,15 @@ pub(crate) unsafe fn send_mail_w(
     flFlags: FLAGS,
     _ulReserved: ULONG,
 ) -> ULONG {
-    let result = (|| {
-        let engine = Engine::global();
-        engine.session(lhSession)?;
+    send("MAPISendMailW", lhSession, || {
         // SAFETY: `as_ref` checks NULL; the caller's contract covers the rest.
-        let message = unsafe { lpMessage.as_ref() }
-            .ok_or_else(|| MapiError::new(abi::MAPI_E_INVALID_MESSAGE, "lpMessage is NULL"))?;
-        // SAFETY: as above.
-        let request = unsafe { convert::unicode::message(message, flFlags) }?;
-        engine.send(lhSession, &request).map(drop)
-    })();
-    code("MAPISendMailW", result)
+        unsafe {
+            lpMessage
+                .as_ref()
+                .map(|m| convert::unicode::message(m, flFlags))
+                .transpose()
+        }
+    })
 }
 
 /// # Safety
