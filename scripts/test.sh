@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 . scripts/lib/deps.sh
 
 ensure_apt gcc:gcc clang:clang valgrind:valgrind nm:binutils python3:python3
-ensure_venv target/venv pytest
+ensure_venv target/venv pytest aiosmtpd trustme
 
 # Windows builds and Wine: mingw-w64, the Rust targets, wine64, and 32-bit Wine.
 ensure_apt x86_64-w64-mingw32-gcc:gcc-mingw-w64-x86-64 i686-w64-mingw32-gcc:gcc-mingw-w64-i686 \

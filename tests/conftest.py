@@ -5,6 +5,7 @@ setup with their own configuration and outbox, and parse what they wrote with Py
 import email
 import email.policy
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -175,6 +176,8 @@ class Setup:
         a = self.config_args
         if a["text"] is not None:
             text = a["text"].replace("{outbox}", path(self.outbox)).replace("{log}", path(self.log))
+            # {path:/some/file} → the file's path as a TOML string, in the runner's syntax.
+            text = re.sub(r"\{path:([^}]*)\}", lambda m: path(m.group(1)), text)
         else:
             text = (
                 f'from = "Config Sender <config@example.org>"\n{a["extra_top"]}\n'
@@ -285,3 +288,8 @@ def run_case(exe, setup, case, wrapper=(), timeout=120, **env):
 
 def have(tool):
     return shutil.which(tool) is not None
+
+
+def pytest_configure(config):
+    # aiosmtpd 1.4 announces an API change we do not depend on.
+    config.addinivalue_line("filterwarnings", "ignore:server_kwargs will be removed:DeprecationWarning")

@@ -645,6 +645,30 @@ static void case_short_path(void)
 }
 #endif
 
+/* One ordinary send with To, Cc, Bcc and an attachment; prints the code for the driver. */
+static void case_send_one(void)
+{
+    MapiRecipDesc r[3];
+    MapiFileDesc f;
+    MapiMessage m;
+    const char *to = getenv("MAPISHIM_TEST_TO");
+    char *path = make_file("report.csv", "a;b\n1;2\n", 8);
+    init_recip(&r[0], MAPI_TO, "Receiver", (char *)(to && *to ? to : "SMTP:to@example.org"));
+    init_recip(&r[1], MAPI_CC, NULL, "SMTP:cc@example.org");
+    init_recip(&r[2], MAPI_BCC, NULL, "SMTP:hidden@example.org");
+    init_message(&m, "smtp test", "Hello over SMTP.\n", 3, r);
+    if (to && strcmp(to, "only") == 0) {
+        init_recip(&r[0], MAPI_TO, NULL, "SMTP:nobody@example.org");
+        m.nRecipCount = 1;
+    }
+    memset(&f, 0, sizeof f);
+    f.lpszPathName = path;
+    m.nFileCount = 1;
+    m.lpFiles = &f;
+    printf("rc=%lu\n", (unsigned long)api.SendMail(0, 0, &m, 0, 0));
+    remove_file(path);
+}
+
 typedef struct {
     const char *name;
     void (*run)(void);
@@ -679,6 +703,7 @@ static const Case cases[] = {
     {"many_attachments", case_many_attachments},
     {"broken_config", case_broken_config},
     {"unwritable_outbox", case_unwritable_outbox},
+    {"send_one", case_send_one},
 #ifdef _WIN32
     {"ordinals", case_ordinals},
     {"short_path", case_short_path},

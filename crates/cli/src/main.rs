@@ -108,6 +108,8 @@ enum ConfigAction {
 enum OutboxAction {
     /// List the messages waiting in the outbox, oldest first.
     List,
+    /// Deliver the messages waiting in the spool through [smtp]; exits non-zero if any remain.
+    Flush,
 }
 
 fn load() -> Result<(ConfigSource, Settings), String> {
@@ -166,6 +168,24 @@ fn config_check() -> Result<(), String> {
             .unwrap_or_else(|| "off".into()),
         s.log_level
     );
+    if let Some(smtp) = &s.smtp {
+        println!(
+            "smtp:          {}:{} ({:?}), user {}, password from {}, timeout {} s, on failure: {:?}",
+            smtp.host,
+            smtp.port,
+            smtp.security,
+            smtp.username.as_deref().unwrap_or("(none)"),
+            smtp.password
+                .as_ref()
+                .map(|p| format!("{p:?}"))
+                .unwrap_or_else(|| "nowhere".into()),
+            smtp.timeout_secs,
+            s.on_failure
+        );
+    }
+    for warning in &s.warnings {
+        println!("warning:       {warning}");
+    }
     println!("OK");
     Ok(())
 }
@@ -266,6 +286,58 @@ fn outbox_list() -> Result<(), String> {
     Ok(())
 }
 
+fn outbox_flush() -> Result<(), String> {
+    use mapishim_smtp::FlushEvent;
+    let (_, settings) = load()?;
+    mapishim_engine::init_logging(Some(&settings));
+    let backend = mapishim_engine::smtp_backend(&settings)
+        .ok_or("outbox flush delivers through SMTP: add an [smtp] section to the configuration")?;
+    let waiting = mapishim_outbox::Outbox::new(&settings.outbox_dir)
+        .list()
+        .map(|l| l.len())
+        .unwrap_or(0);
+    let bar = indicatif::ProgressBar::new(waiting as u64);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} {msg}")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    let name = |p: &std::path::Path| {
+        p.file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default()
+    };
+    let summary = backend.flush(
+        std::time::Instant::now() + std::time::Duration::from_secs(24 * 3600),
+        |event| match event {
+            FlushEvent::Delivered(p) => {
+                bar.inc(1);
+                bar.set_message(name(&p));
+            }
+            FlushEvent::Failed(p, why) => {
+                bar.inc(1);
+                bar.println(format!("failed: {} ({why}); moved to failed/", name(&p)));
+            }
+            FlushEvent::Deferred(p, why) => bar.println(format!("deferred: {} ({why})", name(&p))),
+            FlushEvent::Busy(p) => bar.println(format!(
+                "skipped: {} (another process is delivering it)",
+                name(&p)
+            )),
+        },
+    );
+    bar.finish_and_clear();
+    println!(
+        "{} delivered, {} failed, {} remaining",
+        summary.delivered, summary.failed, summary.remaining
+    );
+    if summary.remaining > 0 || summary.failed > 0 {
+        return Err(format!(
+            "{} message(s) not delivered",
+            summary.remaining + summary.failed
+        ));
+    }
+    Ok(())
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
@@ -284,6 +356,9 @@ fn main() -> ExitCode {
         Command::Outbox {
             action: OutboxAction::List,
         } => outbox_list(),
+        Command::Outbox {
+            action: OutboxAction::Flush,
+        } => outbox_flush(),
         Command::Register { scope, name, dll } => register::register(scope.scope(), &name, dll),
         Command::Unregister { scope, name } => register::unregister(scope.scope(), &name),
         Command::Status => register::status(),

@@ -17,4 +17,6 @@ pub trait Backend: Send + Sync {
     /// The configuration name (`outbox`, `smtp`, …), for logs.
     fn name(&self) -> &'static str;
     fn send(&self, message: &Message) -> Result<Delivery>;
+    /// Called at `MAPILogon`: a chance for bounded housekeeping (the SMTP spool).
+    fn on_logon(&self) {}
 }

@@ -22,14 +22,96 @@ const APP_DIR: &str = "mapishim";
 pub enum BackendKind {
     #[default]
     Outbox,
+    Smtp,
 }
 
 impl BackendKind {
     pub fn name(self) -> &'static str {
         match self {
             BackendKind::Outbox => "outbox",
+            BackendKind::Smtp => "smtp",
         }
     }
+}
+
+/// What a transmitting backend does when the server cannot be reached for now.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OnFailure {
+    /// Keep the message in the outbox (the spool) and report success.
+    #[default]
+    Spool,
+    /// Report `MAPI_E_NETWORK_FAILURE`.
+    Error,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Security {
+    #[default]
+    Starttls,
+    Tls,
+    None,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SmtpSection {
+    host: Spanned<String>,
+    port: Option<u16>,
+    #[serde(default)]
+    security: Security,
+    username: Option<String>,
+    password_env: Option<String>,
+    password_command: Option<Vec<String>>,
+    password: Option<Spanned<String>>,
+    ca_file: Option<PathBuf>,
+    timeout_secs: Option<u64>,
+    #[serde(default)]
+    allow_insecure: bool,
+}
+
+/// Where the SMTP password comes from; it is read only when a connection needs it.
+#[derive(Clone, PartialEq, Eq)]
+pub enum PasswordSource {
+    Env(String),
+    Command(Vec<String>),
+    Plain(String),
+}
+
+impl fmt::Debug for PasswordSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PasswordSource::Env(v) => write!(f, "environment variable {v}"),
+            PasswordSource::Command(c) => write!(
+                f,
+                "command {:?}",
+                c.first().map(String::as_str).unwrap_or("")
+            ),
+            PasswordSource::Plain(_) => write!(f, "plain `password` key (hidden)"),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SmtpSettings {
+    pub host: String,
+    pub port: u16,
+    pub security: Security,
+    pub username: Option<String>,
+    pub password: Option<PasswordSource>,
+    pub ca_file: Option<PathBuf>,
+    pub timeout_secs: u64,
+}
+
+pub const DEFAULT_TIMEOUT_SECS: u64 = 30;
+
+fn is_loopback(host: &str) -> bool {
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .trim_matches(['[', ']'])
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -45,6 +127,8 @@ struct FileConfig {
     addressbook: AddressBookSection,
     #[serde(default)]
     log: LogSection,
+    on_failure: Option<OnFailure>,
+    smtp: Option<SmtpSection>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -81,6 +165,10 @@ pub struct Settings {
     pub vcards: Vec<PathBuf>,
     pub log_file: Option<PathBuf>,
     pub log_level: String,
+    pub on_failure: OnFailure,
+    pub smtp: Option<SmtpSettings>,
+    /// Problems that do not stop mail but that `config check` reports.
+    pub warnings: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -258,7 +346,98 @@ impl Settings {
                 )
             })?,
         };
+        let mut warnings = Vec::new();
+        let smtp = match &file.smtp {
+            None if file.backend == BackendKind::Smtp => {
+                return Err(error(
+                    None,
+                    Some("smtp"),
+                    "backend = \"smtp\" needs an [smtp] section with `host`".into(),
+                ));
+            }
+            None => None,
+            Some(section) => {
+                let host = section.host.get_ref().trim().to_string();
+                let span = Some(section.host.span());
+                if host.is_empty() {
+                    return Err(error(span, Some("smtp.host"), "empty host".into()));
+                }
+                if section.security == Security::None
+                    && !is_loopback(&host)
+                    && !section.allow_insecure
+                {
+                    return Err(error(
+                        span,
+                        Some("smtp.security"),
+                        format!(
+                            "security = \"none\" sends mail unencrypted to {host}; allowed only for loopback hosts unless allow_insecure = true"
+                        ),
+                    ));
+                }
+                if section.security == Security::None && section.username.is_some() {
+                    return Err(error(
+                        span,
+                        Some("smtp.username"),
+                        "AUTH is never sent over an unencrypted connection: use starttls or tls"
+                            .into(),
+                    ));
+                }
+                let sources = [
+                    section.password_env.is_some(),
+                    section.password_command.is_some(),
+                    section.password.is_some(),
+                ];
+                if sources.iter().filter(|s| **s).count() > 1 {
+                    return Err(error(
+                        span,
+                        Some("smtp.password"),
+                        "give one of password_env, password_command, password".into(),
+                    ));
+                }
+                let password = match (
+                    &section.password_env,
+                    &section.password_command,
+                    &section.password,
+                ) {
+                    (Some(v), _, _) => Some(PasswordSource::Env(v.clone())),
+                    (_, Some(c), _) if c.is_empty() => {
+                        return Err(error(
+                            span,
+                            Some("smtp.password_command"),
+                            "empty command".into(),
+                        ));
+                    }
+                    (_, Some(c), _) => Some(PasswordSource::Command(c.clone())),
+                    (_, _, Some(p)) => {
+                        warnings.push(format!(
+                            "{}:{}: key `smtp.password`: a plain password in the file; prefer password_env or password_command",
+                            path.map(|p| p.display().to_string()).unwrap_or_default(),
+                            line_of(text, p.span().start)
+                        ));
+                        Some(PasswordSource::Plain(p.get_ref().clone()))
+                    }
+                    _ => None,
+                };
+                let port = section.port.unwrap_or(match section.security {
+                    Security::Starttls => 587,
+                    Security::Tls => 465,
+                    Security::None => 25,
+                });
+                Some(SmtpSettings {
+                    host,
+                    port,
+                    security: section.security,
+                    username: section.username.clone(),
+                    password,
+                    ca_file: section.ca_file.as_deref().map(|p| resolve_path(p, base)),
+                    timeout_secs: section.timeout_secs.unwrap_or(DEFAULT_TIMEOUT_SECS).max(1),
+                })
+            }
+        };
         Ok(Settings {
+            on_failure: file.on_failure.unwrap_or_default(),
+            smtp,
+            warnings,
             path: path.map(Path::to_path_buf),
             backend: file.backend,
             from,
@@ -328,6 +507,40 @@ level = "debug"
         assert_eq!((e.line, e.key.as_deref()), (Some(2), Some("log.level")));
         let e = Settings::from_toml("backend = \"carrier-pigeon\"\n", None).unwrap_err();
         assert_eq!(e.line, Some(1));
+    }
+
+    #[test]
+    fn smtp_rules() {
+        let ok = Settings::from_toml(
+            "backend = \"smtp\"\n[smtp]\nhost = \"127.0.0.1\"\nsecurity = \"none\"\n",
+            None,
+        )
+        .unwrap();
+        assert_eq!(ok.smtp.unwrap().port, 25);
+        let e = Settings::from_toml("backend = \"smtp\"\n", None).unwrap_err();
+        assert_eq!(e.key.as_deref(), Some("smtp"));
+        let e = Settings::from_toml(
+            "[smtp]\nhost = \"mail.example.org\"\nsecurity = \"none\"\n",
+            None,
+        )
+        .unwrap_err();
+        assert_eq!(e.key.as_deref(), Some("smtp.security"));
+        let e = Settings::from_toml(
+            "[smtp]\nhost = \"localhost\"\nsecurity = \"none\"\nusername = \"u\"\n",
+            None,
+        )
+        .unwrap_err();
+        assert_eq!(e.key.as_deref(), Some("smtp.username"));
+        let s = Settings::from_toml(
+            "[smtp]\nhost = \"mail.example.org\"\nusername = \"u\"\npassword = \"p\"\n",
+            None,
+        )
+        .unwrap();
+        assert_eq!(s.warnings.len(), 1);
+        assert!(
+            !format!("{:?}", s.smtp).contains("\"p\""),
+            "passwords never reach Debug output"
+        );
     }
 
     #[test]

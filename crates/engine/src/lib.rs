@@ -19,6 +19,17 @@ pub use logging::init_logging;
 /// Sessions a process may hold open at once; beyond this callers are leaking handles.
 pub const MAX_SESSIONS: usize = 256;
 
+/// The SMTP backend of a configuration, when it has an `[smtp]` section; its spool is the
+/// outbox folder.
+pub fn smtp_backend(settings: &Settings) -> Option<mapishim_smtp::SmtpBackend> {
+    let smtp = settings.smtp.clone()?;
+    Some(mapishim_smtp::SmtpBackend::new(
+        smtp,
+        settings.outbox_dir.clone(),
+        settings.on_failure,
+    ))
+}
+
 /// Everything one configuration produces.
 pub struct Runtime {
     pub settings: Settings,
@@ -32,6 +43,9 @@ impl Runtime {
         let backend: Box<dyn Backend> = match settings.backend {
             BackendKind::Outbox => {
                 Box::new(mapishim_outbox::Outbox::new(settings.outbox_dir.clone()))
+            }
+            BackendKind::Smtp => {
+                Box::new(smtp_backend(&settings).ok_or("backend = \"smtp\" without [smtp]")?)
             }
         };
         Ok(Runtime {
@@ -180,7 +194,9 @@ impl Engine {
             }
         }
         state.last_handle = handle;
-        state.sessions.insert(handle, runtime);
+        state.sessions.insert(handle, runtime.clone());
+        drop(state);
+        runtime.backend.on_logon();
         tracing::info!(session = handle, app = %logging::app_name(), "logon");
         Ok(handle)
     }

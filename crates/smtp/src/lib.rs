@@ -1,0 +1,399 @@
+//! The SMTP backend: silent sending through a mail server, with TLS (rustls), AUTH,
+//! connection reuse, and a spool so that a message that cannot go out now is never lost.
+//!
+//! lettre's `SmtpConnection` is used command by command rather than through its transport,
+//! because each recipient's answer matters: a 5xx for some recipients must not stop delivery
+//! to the others.
+#![forbid(unsafe_code)]
+
+mod spool;
+
+use lettre::address::Address;
+use lettre::transport::smtp::authentication::{Credentials, Mechanism};
+use lettre::transport::smtp::client::{Certificate, SmtpConnection, TlsParameters};
+use lettre::transport::smtp::commands::{Data, Mail, Rcpt, Rset};
+use lettre::transport::smtp::extension::{ClientId, MailBodyParameter, MailParameter};
+use mapishim_abi as abi;
+use mapishim_core::config::{OnFailure, PasswordSource, Security, SmtpSettings};
+use mapishim_core::mime::{self, BccHeader};
+use mapishim_core::{Backend, Delivery, MapiError, Message, Result};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+pub use spool::{FlushEvent, FlushSummary};
+
+/// Idle connections are closed after this; servers drop them after about a minute anyway.
+const IDLE_TIMEOUT: Duration = Duration::from_secs(30);
+const POOL_SIZE: usize = 4;
+
+/// What went wrong with a delivery attempt, in the terms that decide the outcome.
+#[derive(Debug)]
+pub enum Failure {
+    /// Authentication refused: the caller gets `MAPI_E_LOGIN_FAILURE`, nothing is spooled.
+    Auth(String),
+    /// Certificate or TLS configuration problem: `MAPI_E_NETWORK_FAILURE`, not spooled.
+    Tls(String),
+    /// Every recipient permanently refused (5xx).
+    AllRejected(Vec<(String, String)>),
+    /// The server refused the message itself permanently (5xx on MAIL or DATA).
+    Permanent(String),
+    /// Try again later: connection refused, timeout, 4xx, connection lost before the 250.
+    Transient(String),
+}
+
+/// A delivered message, with the recipients the server refused (if any).
+#[derive(Debug, Default)]
+pub struct Accepted {
+    pub rejected: Vec<(String, String)>,
+}
+
+/// A TLS failure that lettre reports as a network error (the handshake runs inside its
+/// connect): found by walking the error chain down to a rustls error.
+fn is_tls_failure(e: &lettre::transport::smtp::Error) -> bool {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(e);
+    while let Some(err) = source {
+        if err.is::<rustls::Error>() {
+            return true;
+        }
+        if let Some(io) = err.downcast_ref::<std::io::Error>() {
+            if io
+                .get_ref()
+                .is_some_and(|inner| inner.is::<rustls::Error>())
+            {
+                return true;
+            }
+        }
+        source = err.source();
+    }
+    false
+}
+
+fn classify(e: lettre::transport::smtp::Error, stage: &str) -> Failure {
+    let text = format!("{stage}: {e}");
+    if e.is_tls() || is_tls_failure(&e) {
+        Failure::Tls(text)
+    } else if e.is_permanent() {
+        Failure::Permanent(text)
+    } else {
+        Failure::Transient(text)
+    }
+}
+
+struct Pooled {
+    connection: SmtpConnection,
+    idle_since: Instant,
+}
+
+pub struct SmtpBackend {
+    settings: SmtpSettings,
+    spool: PathBuf,
+    on_failure: OnFailure,
+    pool: Mutex<Vec<Pooled>>,
+}
+
+impl SmtpBackend {
+    pub fn new(settings: SmtpSettings, spool: PathBuf, on_failure: OnFailure) -> Self {
+        Self {
+            settings,
+            spool,
+            on_failure,
+            pool: Mutex::new(Vec::new()),
+        }
+    }
+
+    pub fn spool_dir(&self) -> &Path {
+        &self.spool
+    }
+
+    fn timeout(&self) -> Duration {
+        Duration::from_secs(self.settings.timeout_secs)
+    }
+
+    fn tls_parameters(&self) -> std::result::Result<TlsParameters, Failure> {
+        let mut builder = TlsParameters::builder(self.settings.host.clone());
+        if let Some(ca) = &self.settings.ca_file {
+            let pem = std::fs::read(ca)
+                .map_err(|e| Failure::Tls(format!("ca_file {}: {e}", ca.display())))?;
+            let cert = Certificate::from_pem(&pem)
+                .map_err(|e| Failure::Tls(format!("ca_file {}: {e}", ca.display())))?;
+            builder = builder.add_root_certificate(cert);
+        }
+        builder
+            .build_rustls()
+            .map_err(|e| Failure::Tls(format!("TLS setup: {e}")))
+    }
+
+    fn password(&self) -> std::result::Result<String, Failure> {
+        match &self.settings.password {
+            None => Ok(String::new()),
+            Some(PasswordSource::Plain(p)) => Ok(p.clone()),
+            Some(PasswordSource::Env(var)) => std::env::var(var).map_err(|_| {
+                Failure::Auth(format!(
+                    "password_env: environment variable {var} is not set"
+                ))
+            }),
+            Some(PasswordSource::Command(cmd)) => {
+                let out = std::process::Command::new(&cmd[0])
+                    .args(&cmd[1..])
+                    .stdin(std::process::Stdio::null())
+                    .output()
+                    .map_err(|e| Failure::Auth(format!("password_command {:?}: {e}", cmd[0])))?;
+                if !out.status.success() {
+                    return Err(Failure::Auth(format!(
+                        "password_command {:?} failed: {}",
+                        cmd[0], out.status
+                    )));
+                }
+                let text = String::from_utf8_lossy(&out.stdout);
+                Ok(text.lines().next().unwrap_or("").to_string())
+            }
+        }
+    }
+
+    fn connect(&self) -> std::result::Result<SmtpConnection, Failure> {
+        let s = &self.settings;
+        let hello = ClientId::default();
+        let address = (s.host.as_str(), s.port);
+        let tls = match s.security {
+            Security::None => None,
+            _ => Some(self.tls_parameters()?),
+        };
+        let implicit = if s.security == Security::Tls {
+            tls.as_ref()
+        } else {
+            None
+        };
+        let mut conn =
+            SmtpConnection::connect(address, Some(self.timeout()), &hello, implicit, None)
+                .map_err(|e| classify(e, &format!("connect {}:{}", s.host, s.port)))?;
+        if s.security == Security::Starttls {
+            if !conn.can_starttls() {
+                return Err(Failure::Tls(format!(
+                    "{} does not offer STARTTLS; set security = \"tls\" or fix the server",
+                    s.host
+                )));
+            }
+            conn.starttls(tls.as_ref().expect("starttls has parameters"), &hello)
+                .map_err(|e| classify(e, "STARTTLS"))?;
+        }
+        if let Some(user) = &s.username {
+            // Guarded in the configuration too: AUTH never goes over an unencrypted link.
+            if !conn.is_encrypted() {
+                return Err(Failure::Tls(
+                    "refusing to send AUTH over an unencrypted connection".into(),
+                ));
+            }
+            let credentials = Credentials::new(user.clone(), self.password()?);
+            conn.auth(&[Mechanism::Plain, Mechanism::Login], &credentials)
+                .map_err(|e| {
+                    if e.is_permanent() {
+                        Failure::Auth(format!("AUTH as {user}: {e}"))
+                    } else {
+                        classify(e, "AUTH")
+                    }
+                })?;
+        }
+        Ok(conn)
+    }
+
+    /// A pooled connection that still answers, or a new one.
+    fn checkout(&self) -> std::result::Result<SmtpConnection, Failure> {
+        loop {
+            let pooled = self.pool.lock().unwrap_or_else(|p| p.into_inner()).pop();
+            match pooled {
+                Some(mut p) => {
+                    if p.idle_since.elapsed() < IDLE_TIMEOUT && p.connection.test_connected() {
+                        return Ok(p.connection);
+                    }
+                    p.connection.abort();
+                }
+                None => return self.connect(),
+            }
+        }
+    }
+
+    fn checkin(&self, mut connection: SmtpConnection) {
+        let mut pool = self.pool.lock().unwrap_or_else(|p| p.into_inner());
+        pool.retain_mut(|p| {
+            let fresh = p.idle_since.elapsed() < IDLE_TIMEOUT;
+            if !fresh {
+                let _ = p.connection.quit();
+            }
+            fresh
+        });
+        if pool.len() < POOL_SIZE {
+            pool.push(Pooled {
+                connection,
+                idle_since: Instant::now(),
+            });
+        } else {
+            let _ = connection.quit();
+        }
+    }
+
+    /// One SMTP transaction on `conn`. The connection is usable afterwards only on `Ok` or
+    /// `AllRejected`.
+    fn transact(
+        conn: &mut SmtpConnection,
+        from: &str,
+        recipients: &[&str],
+        data: &[u8],
+    ) -> std::result::Result<Accepted, Failure> {
+        let parse = |a: &str| {
+            a.parse::<Address>()
+                .map_err(|e| Failure::Permanent(format!("address {a:?}: {e}")))
+        };
+        let mut params = Vec::new();
+        if !data.is_ascii() {
+            params.push(MailParameter::Body(MailBodyParameter::EightBitMime));
+        }
+        conn.command(Mail::new(Some(parse(from)?), params))
+            .map_err(|e| classify(e, "MAIL FROM"))?;
+        let mut rejected = Vec::new();
+        let mut accepted = 0;
+        for rcpt in recipients {
+            match conn.command(Rcpt::new(parse(rcpt)?, vec![])) {
+                Ok(_) => accepted += 1,
+                Err(e) if e.is_permanent() => rejected.push((rcpt.to_string(), e.to_string())),
+                Err(e) => return Err(classify(e, &format!("RCPT TO {rcpt}"))),
+            }
+        }
+        if accepted == 0 {
+            let _ = conn.command(Rset);
+            return Err(Failure::AllRejected(rejected));
+        }
+        conn.command(Data).map_err(|e| classify(e, "DATA"))?;
+        // Lost before the final 250: the server may or may not have taken it; we keep it.
+        conn.message(data).map_err(|e| classify(e, "end of DATA"))?;
+        Ok(Accepted { rejected })
+    }
+
+    /// Delivers one message: envelope sender, envelope recipients (To, Cc and Bcc), and data
+    /// without a Bcc header.
+    pub fn deliver(
+        &self,
+        from: &str,
+        recipients: &[&str],
+        data: &[u8],
+    ) -> std::result::Result<Accepted, Failure> {
+        let mut conn = self.checkout()?;
+        let result = Self::transact(&mut conn, from, recipients, data);
+        match &result {
+            Ok(_) | Err(Failure::AllRejected(_)) => self.checkin(conn),
+            Err(_) => conn.abort(),
+        }
+        result
+    }
+
+    /// Delivers what waits in the spool, oldest first, until `deadline`.
+    pub fn flush(&self, deadline: Instant, on_event: impl FnMut(FlushEvent)) -> FlushSummary {
+        spool::flush(self, deadline, on_event)
+    }
+
+    fn keep_failed(&self, message: &Message, reason: &str) {
+        let dir = self.spool.join(mapishim_outbox::FAILED);
+        match spool::store_failed(
+            &dir,
+            |out| mime::write_message(message, BccHeader::Keep, out),
+            reason,
+        ) {
+            Ok(path) => tracing::warn!(path = %path.display(), "failed copy kept: {reason}"),
+            Err(e) => tracing::error!("could not keep a failed copy ({reason}): {e}"),
+        }
+    }
+}
+
+impl Backend for SmtpBackend {
+    fn name(&self) -> &'static str {
+        "smtp"
+    }
+
+    fn send(&self, message: &Message) -> Result<Delivery> {
+        let recipients = message.envelope_recipients();
+        if recipients.is_empty() {
+            // A dialog request without recipients cannot be transmitted (DECISIONS.md §1).
+            let drafts = self.spool.join(mapishim_outbox::DRAFTS);
+            let path = mapishim_outbox::store(&drafts, |out| {
+                mime::write_message(message, BccHeader::Keep, out)
+            })?;
+            tracing::warn!(path = %path.display(), "no recipients: saved as a draft; configure [composer] to open dialog requests in a mail program");
+            return Err(MapiError::new(
+                abi::MAPI_E_UNKNOWN_RECIPIENT,
+                "no recipients to send to; saved as a draft",
+            ));
+        }
+        let data = mime::to_vec(message, BccHeader::Omit);
+        let outcome = self.deliver(&message.from.address, &recipients, &data);
+        match outcome {
+            Ok(accepted) => {
+                if !accepted.rejected.is_empty() {
+                    let reason = spool::rejection_reason(&accepted.rejected);
+                    tracing::warn!("some recipients refused: {reason}");
+                    self.keep_failed(message, &reason);
+                }
+                tracing::info!(
+                    recipients = recipients.len() - accepted.rejected.len(),
+                    "delivered by SMTP"
+                );
+                self.flush_opportunistically();
+                Ok(Delivery::Sent)
+            }
+            Err(Failure::Auth(why)) => Err(MapiError::new(abi::MAPI_E_LOGIN_FAILURE, why)),
+            Err(Failure::Tls(why)) => {
+                tracing::error!("TLS or certificate problem, message not sent: {why}");
+                Err(MapiError::new(abi::MAPI_E_NETWORK_FAILURE, why))
+            }
+            Err(Failure::AllRejected(rejected)) => {
+                let reason = spool::rejection_reason(&rejected);
+                self.keep_failed(message, &reason);
+                Err(MapiError::new(
+                    abi::MAPI_E_UNKNOWN_RECIPIENT,
+                    format!("every recipient refused: {reason}"),
+                ))
+            }
+            Err(Failure::Permanent(why)) => {
+                self.keep_failed(message, &why);
+                Err(MapiError::new(abi::MAPI_E_FAILURE, why))
+            }
+            Err(Failure::Transient(why)) => match self.on_failure {
+                OnFailure::Error => Err(MapiError::new(abi::MAPI_E_NETWORK_FAILURE, why)),
+                OnFailure::Spool => {
+                    let path = mapishim_outbox::store(&self.spool, |out| {
+                        mime::write_message(message, BccHeader::Keep, out)
+                    })?;
+                    tracing::warn!(path = %path.display(), "server unavailable, message spooled: {why}");
+                    Ok(Delivery::Stored(path))
+                }
+            },
+        }
+    }
+}
+
+impl SmtpBackend {
+    /// After a successful delivery the server is up: send what waits, but never longer
+    /// than `timeout_secs` in total.
+    fn flush_opportunistically(&self) {
+        if spool::pending(&self.spool).is_empty() {
+            return;
+        }
+        let summary = self.flush(Instant::now() + self.timeout(), |_| {});
+        tracing::info!(
+            delivered = summary.delivered,
+            remaining = summary.remaining,
+            "spool flushed opportunistically"
+        );
+    }
+
+    /// Called at MAPILogon: a bounded attempt to empty the spool.
+    pub fn on_logon(&self) {
+        if !spool::pending(&self.spool).is_empty() {
+            let summary = self.flush(Instant::now() + self.timeout(), |_| {});
+            tracing::info!(
+                delivered = summary.delivered,
+                remaining = summary.remaining,
+                "spool flushed at logon"
+            );
+        }
+    }
+}
