@@ -171,3 +171,22 @@ def test_dialog_without_recipients_is_kept_as_draft(linux_suite, setup):
     assert len(list((setup.outbox / "drafts").glob("*.eml"))) == 1
     assert server.messages == []
     assert "configure [composer]" in setup.log.read_text()
+
+
+def test_next_send_flushes_the_spool(linux_suite, setup):
+    port = free_port()
+    smtp_config(setup, port)
+    assert rc(run_case(linux_suite, setup, "send_one")) == 0
+    assert len(spool(setup)) == 1
+    with Server(port=port) as server:
+        assert rc(run_case(linux_suite, setup, "send_one")) == 0
+    assert len(server.messages) == 2, "the new message and the spooled one"
+    assert spool(setup) == []
+
+
+def test_config_check_warns_about_plain_passwords(dist, setup):
+    smtp_config(setup, 2525, security="starttls", extra='username = "u"\npassword = "Pl41n-Secret"\n')
+    proc = subprocess.run([dist / "bin" / "mapishim", "config", "check"], env=setup.env(), capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert "warning:" in proc.stdout and "smtp.password" in proc.stdout
+    assert "Pl41n-Secret" not in proc.stdout

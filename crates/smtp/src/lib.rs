@@ -80,6 +80,67 @@ fn classify(e: lettre::transport::smtp::Error, stage: &str) -> Failure {
     }
 }
 
+/// Message content in one piece: dot-stuffed, CRLF-terminated, with the final `.` line.
+struct Content(String);
+
+impl std::fmt::Display for Content {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Content up to this size goes out as one write.
+const SINGLE_WRITE_LIMIT: usize = 4 * 1024 * 1024;
+
+/// Sends the DATA content. lettre's `message` writes the content and the final `.` line
+/// separately, and offers no TCP_NODELAY: with Nagle's algorithm and the server's delayed
+/// ACK, every message then stalls for ~40 ms. Small and mid-sized messages are therefore
+/// stuffed here and written in one piece; large ones, where the stall does not matter, go
+/// through lettre.
+fn send_content(
+    conn: &mut SmtpConnection,
+    data: &[u8],
+) -> std::result::Result<lettre::transport::smtp::response::Response, lettre::transport::smtp::Error>
+{
+    let text = match std::str::from_utf8(data) {
+        Ok(text) if data.len() <= SINGLE_WRITE_LIMIT => text,
+        _ => return conn.message(data),
+    };
+    conn.command(Content(stuffed(text)))
+}
+
+/// RFC 5321 §4.5.2 transparency: a leading `.` is doubled; then the terminating line.
+fn stuffed(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + text.len() / 64 + 8);
+    for line in text.split_inclusive('\n') {
+        if line.starts_with('.') {
+            out.push('.');
+        }
+        out.push_str(line);
+    }
+    if !out.ends_with("\r\n") {
+        if out.ends_with('\n') {
+            out.pop();
+        }
+        out.push_str("\r\n");
+    }
+    out.push_str(".\r\n");
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn content_is_dot_stuffed_and_terminated() {
+        assert_eq!(
+            super::stuffed(".a\r\nb\r\n..c\r\n"),
+            "..a\r\nb\r\n...c\r\n.\r\n"
+        );
+        assert_eq!(super::stuffed("no newline"), "no newline\r\n.\r\n");
+        assert_eq!(super::stuffed("lf only\n"), "lf only\r\n.\r\n");
+    }
+}
+
 struct Pooled {
     connection: SmtpConnection,
     idle_since: Instant,
@@ -265,7 +326,7 @@ impl SmtpBackend {
         }
         conn.command(Data).map_err(|e| classify(e, "DATA"))?;
         // Lost before the final 250: the server may or may not have taken it; we keep it.
-        conn.message(data).map_err(|e| classify(e, "end of DATA"))?;
+        send_content(conn, data).map_err(|e| classify(e, "end of DATA"))?;
         Ok(Accepted { rejected })
     }
 
