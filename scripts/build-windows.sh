@@ -14,13 +14,16 @@ zip=0
 dist=target/dist/windows
 for pair in x86_64-pc-windows-gnu:x64:x86_64-w64-mingw32 i686-pc-windows-gnu:x86:i686-w64-mingw32; do
   IFS=: read -r triple arch cc <<<"$pair"
-  cargo build --quiet --release --target "$triple" -p mapi32 -p mapishim-cli
+  cargo build --quiet --release --target "$triple" -p mapishim-cli
+  # The DLL alone: with rlib/staticlib beside it, rustc cannot apply LTO to the cdylib.
+  cargo rustc --quiet --release --target "$triple" -p mapi32 --lib --crate-type cdylib
   out=target/$triple/release
   mkdir -p "$dist/$arch/wine"
-  cp -f "$out/mapi32.dll" "$dist/$arch/mapi32.dll"
-  cp -f "$out/mapi32.dll" "$dist/$arch/mapishim.dll"
+  # rustc's strip leaves the DWARF of the C objects (mingw CRT, ring); binutils removes all.
+  "$cc-strip" --strip-all -o "$dist/$arch/mapi32.dll" "$out/mapi32.dll"
+  cp -f "$dist/$arch/mapi32.dll" "$dist/$arch/mapishim.dll"
   cp -f "$out/libmapi32.dll.a" "$dist/$arch/libmapi32.dll.a"
-  cp -f "$out/mapishim.exe" "$dist/$arch/mapishim.exe"
+  "$cc-strip" --strip-all -o "$dist/$arch/mapishim.exe" "$out/mapishim.exe"
   "$cc-gcc" -shared -O2 -s -Wall -Wextra -Werror -o "$dist/$arch/wine/bcryptprimitives.dll" \
     crates/mapi32/wine-compat/bcryptprimitives.c crates/mapi32/wine-compat/bcryptprimitives.def \
     -Wl,--kill-at -Wl,--enable-stdcall-fixup -ladvapi32

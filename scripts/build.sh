@@ -9,7 +9,10 @@ cd "$(dirname "$0")/.."
 profile=${1:-debug}
 case "$profile" in
   debug) cargo build --quiet --workspace ;;
-  release) cargo build --quiet --workspace --release ;;
+  release)
+    cargo build --quiet --workspace --release
+    # Rebuild the shared library alone: only then does rustc apply LTO to the cdylib.
+    cargo rustc --quiet --release -p mapi32 --lib --crate-type cdylib ;;
   *) echo "usage: $0 [debug|release]" >&2; exit 2 ;;
 esac
 out=target/$profile
