@@ -21,6 +21,12 @@ def smtp_config(setup, port, security="none", extra="", on_failure="spool"):
     )
 
 
+def starttls_auth_config(setup, port, ca_file):
+    """STARTTLS with the test CA in `ca_file`, and AUTH with the password from the environment."""
+    extra = 'username = "accounts@example.org"\npassword_env = "MAPISHIM_SMTP_PASSWORD"\nca_file = {path:' + str(ca_file) + "}\n"
+    smtp_config(setup, port, security="starttls", extra=extra)
+
+
 def rc(proc):
     assert proc.returncode == 0, proc.stderr
     return int(proc.stdout.strip().rsplit("rc=", 1)[1])
@@ -54,8 +60,7 @@ def test_plain_delivery_envelope_and_bcc(suite, setup):
 def test_starttls_with_ca_file_and_auth(suite, setup, tmp_path):
     ca_file, context = tls_contexts(tmp_path)
     with Server(starttls=context, auth=("accounts@example.org", "s3cret")) as server:
-        extra = 'username = "accounts@example.org"\npassword_env = "MAPISHIM_SMTP_PASSWORD"\nca_file = {path:' + str(ca_file) + "}\n"
-        smtp_config(setup, server.port, security="starttls", extra=extra)
+        starttls_auth_config(setup, server.port, ca_file)
         assert rc(run_case(suite, setup, "send_one", MAPISHIM_SMTP_PASSWORD="s3cret")) == 0
     [received] = server.messages
     check_delivery(received)
@@ -82,8 +87,7 @@ def test_untrusted_certificate_is_a_network_failure_not_spooled(linux_suite, set
 def test_wrong_password_is_a_login_failure_with_nothing_spooled(suite, setup, tmp_path):
     ca_file, context = tls_contexts(tmp_path)
     with Server(starttls=context, auth=("accounts@example.org", "s3cret")) as server:
-        extra = 'username = "accounts@example.org"\npassword_env = "MAPISHIM_SMTP_PASSWORD"\nca_file = {path:' + str(ca_file) + "}\n"
-        smtp_config(setup, server.port, security="starttls", extra=extra)
+        starttls_auth_config(setup, server.port, ca_file)
         assert rc(run_case(suite, setup, "send_one", MAPISHIM_SMTP_PASSWORD="Wr0ng-Pa55")) == 3
     assert server.messages == [] and spool(setup) == []
     assert "Wr0ng-Pa55" not in setup.log.read_text(), "passwords never reach the log"
@@ -190,3 +194,14 @@ def test_config_check_warns_about_plain_passwords(dist, setup):
     assert proc.returncode == 0, proc.stderr
     assert "warning:" in proc.stdout and "smtp.password" in proc.stdout
     assert "Pl41n-Secret" not in proc.stdout
+
+
+def test_logon_flushes_the_spool(linux_suite, setup):
+    port = free_port()
+    smtp_config(setup, port)
+    assert rc(run_case(linux_suite, setup, "send_one")) == 0
+    assert len(spool(setup)) == 1
+    with Server(port=port) as server:
+        proc = run_case(linux_suite, setup, "not_supported")  # MAPILogon, no send
+        assert proc.returncode == 0, proc.stderr
+    assert len(server.messages) == 1 and spool(setup) == []

@@ -228,8 +228,7 @@ impl ConfigSource {
 
     /// Changes when the file does: lets long-running callers pick up an edited file.
     pub fn fingerprint(&self) -> Option<(SystemTime, u64)> {
-        let meta = std::fs::metadata(self.path()?).ok()?;
-        Some((meta.modified().ok()?, meta.len()))
+        file_stamp(self.path()?)
     }
 
     pub fn load(&self) -> Result<Settings, ConfigError> {
@@ -252,6 +251,12 @@ impl ConfigSource {
             }),
         }
     }
+}
+
+/// Modification time and size: what changes when a file is edited.
+pub fn file_stamp(path: &Path) -> Option<(SystemTime, u64)> {
+    let meta = std::fs::metadata(path).ok()?;
+    Some((meta.modified().ok()?, meta.len()))
 }
 
 fn line_of(text: &str, offset: usize) -> usize {

@@ -8,7 +8,7 @@ mod logging;
 use mapishim_abi as abi;
 use mapishim_core::addressbook::AddressBook;
 use mapishim_core::compose::Composer;
-use mapishim_core::config::{BackendKind, ConfigSource, Settings};
+use mapishim_core::config::{BackendKind, ConfigSource, Settings, file_stamp};
 use mapishim_core::{Backend, Delivery, Mailbox, MapiError, RawText, Result, SendRequest};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
@@ -74,14 +74,37 @@ impl Runtime {
         let text = self.settings.decoder.decode(name, narrow_is_utf8).text;
         self.book.resolve(&text)
     }
+
+    /// `send` for a caller's session, with the log line admins look for.
+    pub fn send_for(&self, session: usize, request: &SendRequest) -> Result<Delivery> {
+        let result = self.send(request);
+        match &result {
+            Ok(delivery) => {
+                tracing::info!(session, app = %logging::app_name(), backend = self.backend.name(), ?delivery, "send accepted")
+            }
+            Err(e) => {
+                tracing::warn!(session, app = %logging::app_name(), code = e.code(), "send refused: {e}")
+            }
+        }
+        result
+    }
+
+    /// `resolve` for a caller's session, logging misses.
+    pub fn resolve_for(
+        &self,
+        session: usize,
+        name: &RawText,
+        narrow_is_utf8: bool,
+    ) -> Result<Mailbox> {
+        let result = self.resolve(name, narrow_is_utf8);
+        if let Err(e) = &result {
+            tracing::info!(session, "resolve failed: {e}");
+        }
+        result
+    }
 }
 
 type FileStamp = Option<(SystemTime, u64)>;
-
-fn stamp(path: &std::path::Path) -> FileStamp {
-    let meta = std::fs::metadata(path).ok()?;
-    Some((meta.modified().ok()?, meta.len()))
-}
 
 struct Cached {
     source: ConfigSource,
@@ -99,7 +122,7 @@ impl Cached {
                 .settings
                 .vcards
                 .iter()
-                .map(|p| stamp(p))
+                .map(|p| file_stamp(p))
                 .eq(self.vcard_stamps.iter().cloned())
     }
 }
@@ -155,7 +178,12 @@ impl Engine {
                     pid = std::process::id(),
                     "configuration loaded"
                 );
-                let vcard_stamps = runtime.settings.vcards.iter().map(|p| stamp(p)).collect();
+                let vcard_stamps = runtime
+                    .settings
+                    .vcards
+                    .iter()
+                    .map(|p| file_stamp(p))
+                    .collect();
                 let runtime = Arc::new(runtime);
                 state.cached = Some(Cached {
                     source,
@@ -226,29 +254,6 @@ impl Engine {
             return Err(invalid_session(handle));
         }
         self.session(handle)
-    }
-
-    pub fn send(&self, handle: usize, request: &SendRequest) -> Result<Delivery> {
-        let runtime = self.session(handle)?;
-        let result = runtime.send(request);
-        match &result {
-            Ok(delivery) => {
-                tracing::info!(session = handle, app = %logging::app_name(), backend = runtime.backend.name(), ?delivery, "send accepted")
-            }
-            Err(e) => {
-                tracing::warn!(session = handle, app = %logging::app_name(), code = e.code(), "send refused: {e}")
-            }
-        }
-        result
-    }
-
-    pub fn resolve(&self, handle: usize, name: &RawText, narrow_is_utf8: bool) -> Result<Mailbox> {
-        let runtime = self.session(handle)?;
-        let result = runtime.resolve(name, narrow_is_utf8);
-        if let Err(e) = &result {
-            tracing::info!(session = handle, "resolve failed: {e}");
-        }
-        result
     }
 }
 

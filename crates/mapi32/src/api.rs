@@ -68,11 +68,11 @@ fn send(
     read: impl FnOnce() -> Result<Option<SendRequest>>,
 ) -> ULONG {
     let result = (|| {
-        let engine = Engine::global();
-        engine.session(session)?;
+        // The session is checked before the message is read; its runtime then sends.
+        let runtime = Engine::global().session(session)?;
         let request = read()?
             .ok_or_else(|| MapiError::new(abi::MAPI_E_INVALID_MESSAGE, "lpMessage is NULL"))?;
-        engine.send(session, &request).map(drop)
+        runtime.send_for(session, &request).map(drop)
     })();
     code(function, result)
 }
@@ -136,7 +136,7 @@ pub(crate) unsafe fn send_documents(
             )
         };
         let request = convert::documents(delimiter, paths, names);
-        Engine::global().send(0, &request).map(drop)
+        Engine::global().session(0)?.send_for(0, &request).map(drop)
     })();
     code("MAPISendDocuments", result)
 }
@@ -177,8 +177,7 @@ pub(crate) unsafe fn resolve_name(
     lppRecip: *mut lpMapiRecipDesc,
 ) -> ULONG {
     let result = (|| {
-        let engine = Engine::global();
-        let runtime = engine.session(lhSession)?;
+        let runtime = Engine::global().session(lhSession)?;
         if lppRecip.is_null() {
             return Err(null("lppRecip"));
         }
@@ -186,7 +185,7 @@ pub(crate) unsafe fn resolve_name(
         let name = unsafe { convert::narrow(lpszName) }?
             .filter(|n| !n.is_empty())
             .ok_or_else(|| MapiError::new(abi::MAPI_E_UNKNOWN_RECIPIENT, "empty name"))?;
-        let mailbox = engine.resolve(lhSession, &name, false)?;
+        let mailbox = runtime.resolve_for(lhSession, &name, false)?;
         let decoder = runtime.settings.decoder;
         let block = recipient_block(&mailbox, abi::MAPI_TO, |s| decoder.encode_ansi(s));
         // SAFETY: non-NULL (checked) and writable per the contract; written only on success.

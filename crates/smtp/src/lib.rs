@@ -370,6 +370,10 @@ impl Backend for SmtpBackend {
         "smtp"
     }
 
+    fn on_logon(&self) {
+        self.flush_pending("at logon");
+    }
+
     fn send(&self, message: &Message) -> Result<Delivery> {
         let recipients = message.envelope_recipients();
         if recipients.is_empty() {
@@ -397,7 +401,7 @@ impl Backend for SmtpBackend {
                     recipients = recipients.len() - accepted.rejected.len(),
                     "delivered by SMTP"
                 );
-                self.flush_opportunistically();
+                self.flush_pending("after a delivery");
                 Ok(Delivery::Sent)
             }
             Err(Failure::Auth(why)) => Err(MapiError::new(abi::MAPI_E_LOGIN_FAILURE, why)),
@@ -432,9 +436,9 @@ impl Backend for SmtpBackend {
 }
 
 impl SmtpBackend {
-    /// After a successful delivery the server is up: send what waits, but never longer
-    /// than `timeout_secs` in total.
-    fn flush_opportunistically(&self) {
+    /// A bounded attempt to empty the spool (after a delivery, and at MAPILogon): never
+    /// longer than `timeout_secs` in total.
+    fn flush_pending(&self, occasion: &str) {
         if spool::pending(&self.spool).is_empty() {
             return;
         }
@@ -442,19 +446,7 @@ impl SmtpBackend {
         tracing::info!(
             delivered = summary.delivered,
             remaining = summary.remaining,
-            "spool flushed opportunistically"
+            "spool flushed {occasion}"
         );
-    }
-
-    /// Called at MAPILogon: a bounded attempt to empty the spool.
-    pub fn on_logon(&self) {
-        if !spool::pending(&self.spool).is_empty() {
-            let summary = self.flush(Instant::now() + self.timeout(), |_| {});
-            tracing::info!(
-                delivered = summary.delivered,
-                remaining = summary.remaining,
-                "spool flushed at logon"
-            );
-        }
     }
 }

@@ -31,17 +31,7 @@ pub struct FlushSummary {
 
 /// Complete messages waiting in the spool, oldest first.
 pub fn pending(dir: &Path) -> Vec<PathBuf> {
-    let mut files: Vec<PathBuf> = fs::read_dir(dir)
-        .map(|entries| {
-            entries
-                .filter_map(|e| e.ok())
-                .map(|e| e.path())
-                .filter(|p| p.extension().is_some_and(|x| x == "eml") && p.is_file())
-                .collect()
-        })
-        .unwrap_or_default();
-    files.sort();
-    files
+    mapishim_outbox::Outbox::new(dir).list().unwrap_or_default()
 }
 
 pub fn rejection_reason(rejected: &[(String, String)]) -> String {
