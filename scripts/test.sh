@@ -8,7 +8,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib/deps.sh
 
-ensure_apt gcc:gcc clang:clang valgrind:valgrind nm:binutils python3:python3
+ensure_apt gcc:gcc clang:clang valgrind:valgrind nm:binutils python3:python3 msmtp:msmtp
 ensure_venv target/venv pytest aiosmtpd trustme
 
 # Windows builds and Wine: mingw-w64, the Rust targets, wine64, and 32-bit Wine.

@@ -237,9 +237,10 @@ fn send(
             .collect(),
         ..SendRequest::default()
     };
-    match runtime.send(&request).map_err(|e| e.to_string())? {
+    match runtime.send(0, &request).map_err(|e| e.to_string())? {
         Delivery::Stored(path) => println!("{}", path.display()),
         Delivery::Sent => println!("sent through {}", runtime.backend.name()),
+        Delivery::Opened => println!("opened in the composer"),
     }
     Ok(())
 }
@@ -247,7 +248,7 @@ fn send(
 fn resolve(name: &str) -> Result<(), String> {
     let runtime = runtime()?;
     let mailbox = runtime
-        .resolve(&RawText::Narrow(name.as_bytes().to_vec()), true)
+        .resolve(0, &RawText::Narrow(name.as_bytes().to_vec()), true)
         .map_err(|e| e.to_string())?;
     println!("{}\tSMTP:{}", mailbox.display(), mailbox.address);
     Ok(())

@@ -1,5 +1,5 @@
 //! The one interface every delivery path implements.
-use crate::{Message, Result};
+use crate::{LogonRequest, Mailbox, Message, Result, SendRequest};
 use std::path::PathBuf;
 
 /// What happened to a message a backend accepted.
@@ -9,14 +9,36 @@ pub enum Delivery {
     Stored(PathBuf),
     /// Handed to a server or program that took responsibility for it.
     Sent,
+    /// Opened in the user's mail composer; the user decides what happens next.
+    Opened,
 }
 
 /// A delivery path. `send` returns only when the message is safe (stored or accepted);
 /// it must not keep references to the message afterwards. Called from any thread.
+///
+/// Session numbers are the handles `MAPILogon` issued; 0 is the shared session.
 pub trait Backend: Send + Sync {
     /// The configuration name (`outbox`, `smtp`, …), for logs.
     fn name(&self) -> &'static str;
     fn send(&self, message: &Message) -> Result<Delivery>;
-    /// Called at `MAPILogon`: a chance for bounded housekeeping (the SMTP spool).
-    fn on_logon(&self) {}
+
+    /// Pass-through backends (`forward`) take the request before recipients are resolved,
+    /// so that their provider resolves them. `None`: not handled here, `send` gets it.
+    fn send_request(&self, _session: usize, _request: &SendRequest) -> Option<Result<Delivery>> {
+        None
+    }
+
+    /// Name resolution by the backend (`forward`, plugins). `None`: use the address book.
+    fn resolve(&self, _session: usize, _name: &str) -> Option<Result<Mailbox>> {
+        None
+    }
+
+    /// Called at `MAPILogon` before the handle is returned; an error fails the logon.
+    /// Also a chance for bounded housekeeping (the SMTP spool).
+    fn logon(&self, _session: usize, _request: &LogonRequest) -> Result<()> {
+        Ok(())
+    }
+
+    /// Called at `MAPILogoff` for a session `logon` accepted.
+    fn logoff(&self, _session: usize) {}
 }

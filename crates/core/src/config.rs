@@ -23,6 +23,9 @@ pub enum BackendKind {
     #[default]
     Outbox,
     Smtp,
+    Sendmail,
+    Forward,
+    Plugin,
 }
 
 impl BackendKind {
@@ -30,7 +33,95 @@ impl BackendKind {
         match self {
             BackendKind::Outbox => "outbox",
             BackendKind::Smtp => "smtp",
+            BackendKind::Sendmail => "sendmail",
+            BackendKind::Forward => "forward",
+            BackendKind::Plugin => "plugin",
         }
+    }
+
+    /// Backends that hand the message on for delivery; they cannot keep a message without
+    /// recipients (DECISIONS.md §1).
+    pub fn transmits(self) -> bool {
+        matches!(self, BackendKind::Smtp | BackendKind::Sendmail)
+    }
+}
+
+/// Which mail composer `MAPI_DIALOG` requests open.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ComposerKind {
+    XdgEmail,
+    Thunderbird,
+    Mailto,
+    /// The first available of xdg-email, Thunderbird, mailto (DECISIONS.md §2).
+    Auto,
+    /// Only in `[[route]]`: dialog requests of that program go to the backend.
+    None,
+}
+
+impl ComposerKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            ComposerKind::XdgEmail => "xdg-email",
+            ComposerKind::Thunderbird => "thunderbird",
+            ComposerKind::Mailto => "mailto",
+            ComposerKind::Auto => "auto",
+            ComposerKind::None => "none",
+        }
+    }
+}
+
+/// How long staged attachment copies are kept for the composer, by default.
+pub const DEFAULT_RETENTION_HOURS: u64 = 24;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ComposerSettings {
+    pub kind: ComposerKind,
+    /// Overrides the executable the kind would use.
+    pub program: Option<PathBuf>,
+    /// Staged attachment folders older than this are removed.
+    pub retention_hours: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SendmailSettings {
+    pub program: PathBuf,
+    pub args: Vec<String>,
+    pub timeout_secs: u64,
+}
+
+pub const DEFAULT_SENDMAIL: &str = "/usr/sbin/sendmail";
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ForwardSettings {
+    /// Another Simple MAPI provider (`.dll`, `.so`, `.dylib`).
+    pub library: PathBuf,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct PluginSettings {
+    pub library: PathBuf,
+    /// Passed to the plugin as TOML text.
+    pub options: toml::Table,
+}
+
+/// One `[[route]]`: what a calling program whose file name matches `app` uses instead.
+#[derive(Debug, Clone)]
+pub struct Route {
+    pub app: glob::Pattern,
+    pub backend: Option<BackendKind>,
+    pub composer: Option<ComposerKind>,
+}
+
+impl Route {
+    /// Case-insensitive glob match on the executable's file name.
+    pub fn matches(&self, app: &str) -> bool {
+        let options = glob::MatchOptions {
+            case_sensitive: false,
+            require_literal_separator: false,
+            require_literal_leading_dot: false,
+        };
+        self.app.matches_with(app, options)
     }
 }
 
@@ -129,6 +220,51 @@ struct FileConfig {
     log: LogSection,
     on_failure: Option<OnFailure>,
     smtp: Option<SmtpSection>,
+    composer: Option<ComposerSection>,
+    sendmail: Option<SendmailSection>,
+    forward: Option<LibrarySection>,
+    plugin: Option<PluginSection>,
+    #[serde(default)]
+    route: Vec<RouteSection>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ComposerSection {
+    kind: Spanned<ComposerKind>,
+    program: Option<PathBuf>,
+    retention_hours: Option<u64>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SendmailSection {
+    program: Option<PathBuf>,
+    #[serde(default)]
+    args: Vec<String>,
+    timeout_secs: Option<u64>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LibrarySection {
+    library: Spanned<PathBuf>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PluginSection {
+    library: Spanned<PathBuf>,
+    #[serde(default)]
+    options: toml::Table,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RouteSection {
+    app: Spanned<String>,
+    backend: Option<Spanned<BackendKind>>,
+    composer: Option<ComposerKind>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -167,6 +303,13 @@ pub struct Settings {
     pub log_level: String,
     pub on_failure: OnFailure,
     pub smtp: Option<SmtpSettings>,
+    pub composer: Option<ComposerSettings>,
+    pub sendmail: Option<SendmailSettings>,
+    pub forward: Option<ForwardSettings>,
+    pub plugin: Option<PluginSettings>,
+    pub routes: Vec<Route>,
+    /// The `app` pattern of the route [`Settings::for_app`] applied.
+    pub matched_route: Option<String>,
     /// Problems that do not stop mail but that `config check` reports.
     pub warnings: Vec<String>,
 }
@@ -439,9 +582,105 @@ impl Settings {
                 })
             }
         };
+        let composer = file.composer.as_ref().map(|c| ComposerSettings {
+            kind: *c.kind.get_ref(),
+            program: c.program.as_deref().map(|p| resolve_path(p, base)),
+            retention_hours: c.retention_hours.unwrap_or(DEFAULT_RETENTION_HOURS),
+        });
+        if let Some(c) = &file.composer {
+            if *c.kind.get_ref() == ComposerKind::None {
+                return Err(error(
+                    Some(c.kind.span()),
+                    Some("composer.kind"),
+                    "\"none\" is for [[route]] entries; remove [composer] instead".into(),
+                ));
+            }
+        }
+        let sendmail = match (&file.sendmail, file.backend) {
+            (None, kind)
+                if kind != BackendKind::Sendmail
+                    && !file.route.iter().any(|r| {
+                        r.backend.as_ref().map(|b| *b.get_ref()) == Some(BackendKind::Sendmail)
+                    }) =>
+            {
+                None
+            }
+            (section, _) => {
+                let default = SendmailSection::default();
+                let section = section.as_ref().unwrap_or(&default);
+                Some(SendmailSettings {
+                    program: section
+                        .program
+                        .as_deref()
+                        .map(|p| resolve_path(p, base))
+                        .unwrap_or_else(|| PathBuf::from(DEFAULT_SENDMAIL)),
+                    args: section.args.clone(),
+                    timeout_secs: section.timeout_secs.unwrap_or(DEFAULT_TIMEOUT_SECS).max(1),
+                })
+            }
+        };
+        let forward = file.forward.as_ref().map(|f| ForwardSettings {
+            library: resolve_path(f.library.get_ref(), base),
+        });
+        let plugin = file.plugin.as_ref().map(|p| PluginSettings {
+            library: resolve_path(p.library.get_ref(), base),
+            options: p.options.clone(),
+        });
+        let has_section = |kind: BackendKind| match kind {
+            BackendKind::Outbox | BackendKind::Sendmail => true,
+            BackendKind::Smtp => smtp.is_some(),
+            BackendKind::Forward => forward.is_some(),
+            BackendKind::Plugin => plugin.is_some(),
+        };
+        if !has_section(file.backend) {
+            let name = file.backend.name();
+            return Err(error(
+                None,
+                Some(name),
+                format!("backend = \"{name}\" needs a [{name}] section with `library`"),
+            ));
+        }
+        let mut routes = Vec::new();
+        for route in &file.route {
+            let app = glob::Pattern::new(route.app.get_ref()).map_err(|e| {
+                error(
+                    Some(route.app.span()),
+                    Some("route.app"),
+                    format!("bad pattern: {e}"),
+                )
+            })?;
+            if let Some(kind) = &route.backend {
+                if !has_section(*kind.get_ref()) {
+                    let name = kind.get_ref().name();
+                    return Err(error(
+                        Some(kind.span()),
+                        Some("route.backend"),
+                        format!("backend \"{name}\" needs a [{name}] section"),
+                    ));
+                }
+            }
+            if route.backend.is_none() && route.composer.is_none() {
+                return Err(error(
+                    Some(route.app.span()),
+                    Some("route"),
+                    "a route needs `backend`, `composer` or both".into(),
+                ));
+            }
+            routes.push(Route {
+                app,
+                backend: route.backend.as_ref().map(|b| *b.get_ref()),
+                composer: route.composer,
+            });
+        }
         Ok(Settings {
             on_failure: file.on_failure.unwrap_or_default(),
             smtp,
+            composer,
+            sendmail,
+            forward,
+            plugin,
+            routes,
+            matched_route: None,
             warnings,
             path: path.map(Path::to_path_buf),
             backend: file.backend,
@@ -462,6 +701,43 @@ impl Settings {
                 .or_else(default_log_file),
             log_level,
         })
+    }
+}
+
+impl Settings {
+    /// The settings a program uses: the first `[[route]]` whose pattern matches its file
+    /// name replaces `backend` and/or the composer kind.
+    pub fn for_app(mut self, app: &str) -> Settings {
+        let Some(route) = self.routes.iter().find(|r| r.matches(app)).cloned() else {
+            return self;
+        };
+        if let Some(backend) = route.backend {
+            self.backend = backend;
+        }
+        match route.composer {
+            Some(ComposerKind::None) => self.composer = None,
+            Some(kind) => {
+                // The [composer] program override belongs to the kind it was written for.
+                let same_kind = self.composer.as_ref().is_some_and(|c| c.kind == kind);
+                let retention_hours = self
+                    .composer
+                    .as_ref()
+                    .map_or(DEFAULT_RETENTION_HOURS, |c| c.retention_hours);
+                let program = self
+                    .composer
+                    .take()
+                    .filter(|_| same_kind)
+                    .and_then(|c| c.program);
+                self.composer = Some(ComposerSettings {
+                    kind,
+                    program,
+                    retention_hours,
+                });
+            }
+            None => {}
+        }
+        self.matched_route = Some(route.app.as_str().to_string());
+        self
     }
 }
 

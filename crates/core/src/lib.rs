@@ -18,5 +18,6 @@ pub mod text;
 pub use backend::{Backend, Delivery};
 pub use error::{MapiError, Result};
 pub use model::{
-    Attachment, Mailbox, Message, RawAttachment, RawRecipient, RawText, RecipientClass, SendRequest,
+    Attachment, LogonRequest, Mailbox, Message, RawAttachment, RawRecipient, RawText,
+    RecipientClass, SendRequest,
 };

@@ -54,6 +54,19 @@ pub struct SendRequest {
     /// `MAPI_DIALOG` or `MAPI_DIALOG_MODELESS`: the caller asked for a compose window.
     pub dialog: bool,
     pub modeless: bool,
+    /// The call's `flFlags` as given, for pass-through backends (unknown bits included).
+    pub flags: u32,
+    /// The caller's `ulUIParam` (a parent window handle on Windows), for pass-through backends.
+    pub ui_param: usize,
+}
+
+/// A `MAPILogon` call, copied: pass-through backends hand it to their provider.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LogonRequest {
+    pub ui_param: usize,
+    pub profile: Option<RawText>,
+    pub password: Option<RawText>,
+    pub flags: u32,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

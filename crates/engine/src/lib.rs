@@ -6,10 +6,13 @@
 mod logging;
 
 use mapishim_abi as abi;
+use mapishim_composer::Launcher;
 use mapishim_core::addressbook::AddressBook;
 use mapishim_core::compose::Composer;
 use mapishim_core::config::{BackendKind, ConfigSource, Settings, file_stamp};
-use mapishim_core::{Backend, Delivery, Mailbox, MapiError, RawText, Result, SendRequest};
+use mapishim_core::{
+    Backend, Delivery, LogonRequest, Mailbox, MapiError, RawText, Result, SendRequest,
+};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::SystemTime;
@@ -35,23 +38,47 @@ pub struct Runtime {
     pub settings: Settings,
     pub book: AddressBook,
     pub backend: Box<dyn Backend>,
+    /// Where dialog requests go when a composer is configured.
+    pub composer: Option<Launcher>,
+}
+
+/// Builds the configured backend. Loading a library (forward, plugin) can fail; the error
+/// names the file.
+pub fn build_backend(settings: &Settings) -> Result<Box<dyn Backend>, String> {
+    let missing = |name: &str| format!("backend = \"{name}\" without [{name}]");
+    Ok(match settings.backend {
+        BackendKind::Outbox => Box::new(mapishim_outbox::Outbox::new(settings.outbox_dir.clone())),
+        BackendKind::Smtp => Box::new(smtp_backend(settings).ok_or_else(|| missing("smtp"))?),
+        BackendKind::Sendmail => Box::new(mapishim_sendmail::SendmailBackend::new(
+            settings
+                .sendmail
+                .clone()
+                .ok_or_else(|| missing("sendmail"))?,
+            settings.outbox_dir.clone(),
+        )),
+        BackendKind::Forward => Box::new(mapishim_forward::ForwardBackend::load(
+            settings
+                .forward
+                .as_ref()
+                .ok_or_else(|| missing("forward"))?,
+            settings.decoder,
+        )?),
+        BackendKind::Plugin => Box::new(mapishim_plugin_host::PluginBackend::load(
+            settings.plugin.as_ref().ok_or_else(|| missing("plugin"))?,
+        )?),
+    })
 }
 
 impl Runtime {
     pub fn build(settings: Settings) -> Result<Runtime, String> {
         let book = AddressBook::load(&settings.vcards).map_err(|e| format!("address book: {e}"))?;
-        let backend: Box<dyn Backend> = match settings.backend {
-            BackendKind::Outbox => {
-                Box::new(mapishim_outbox::Outbox::new(settings.outbox_dir.clone()))
-            }
-            BackendKind::Smtp => {
-                Box::new(smtp_backend(&settings).ok_or("backend = \"smtp\" without [smtp]")?)
-            }
-        };
+        let backend = build_backend(&settings)?;
+        let composer = settings.composer.clone().map(Launcher::new);
         Ok(Runtime {
             settings,
             book,
             backend,
+            composer,
         })
     }
 
@@ -63,21 +90,32 @@ impl Runtime {
         }
     }
 
-    /// Resolves and delivers one request.
-    pub fn send(&self, request: &SendRequest) -> Result<Delivery> {
+    /// Resolves and delivers one request: dialog requests to the composer when one is
+    /// configured, otherwise to the backend (DECISIONS.md §1).
+    pub fn send(&self, session: usize, request: &SendRequest) -> Result<Delivery> {
+        if let (true, Some(launcher)) = (request.dialog, &self.composer) {
+            let message = self.composer().prepare(request)?;
+            return launcher.open(&message);
+        }
+        if let Some(result) = self.backend.send_request(session, request) {
+            return result;
+        }
         let message = self.composer().prepare(request)?;
         tracing::debug!(subject = %message.subject, "message prepared");
         self.backend.send(&message)
     }
 
-    pub fn resolve(&self, name: &RawText, narrow_is_utf8: bool) -> Result<Mailbox> {
+    pub fn resolve(&self, session: usize, name: &RawText, narrow_is_utf8: bool) -> Result<Mailbox> {
         let text = self.settings.decoder.decode(name, narrow_is_utf8).text;
-        self.book.resolve(&text)
+        match self.backend.resolve(session, &text) {
+            Some(result) => result,
+            None => self.book.resolve(&text),
+        }
     }
 
     /// `send` for a caller's session, with the log line admins look for.
     pub fn send_for(&self, session: usize, request: &SendRequest) -> Result<Delivery> {
-        let result = self.send(request);
+        let result = self.send(session, request);
         match &result {
             Ok(delivery) => {
                 tracing::info!(session, app = %logging::app_name(), backend = self.backend.name(), ?delivery, "send accepted")
@@ -96,7 +134,7 @@ impl Runtime {
         name: &RawText,
         narrow_is_utf8: bool,
     ) -> Result<Mailbox> {
-        let result = self.resolve(name, narrow_is_utf8);
+        let result = self.resolve(session, name, narrow_is_utf8);
         if let Err(e) = &result {
             tracing::info!(session, "resolve failed: {e}");
         }
@@ -167,6 +205,7 @@ impl Engine {
         let loaded = source
             .load()
             .map_err(|e| e.to_string())
+            .map(|settings| settings.for_app(logging::app_name()))
             .and_then(Runtime::build);
         match loaded {
             Ok(runtime) => {
@@ -174,6 +213,8 @@ impl Engine {
                 tracing::info!(
                     config = %source.path().map(|p| p.display().to_string()).unwrap_or_else(|| "built-in defaults".into()),
                     backend = runtime.backend.name(),
+                    composer = runtime.settings.composer.as_ref().map(|c| c.kind.name()).unwrap_or("none"),
+                    route = runtime.settings.matched_route.as_deref().unwrap_or("-"),
                     app = %logging::app_name(),
                     pid = std::process::id(),
                     "configuration loaded"
@@ -203,7 +244,7 @@ impl Engine {
     }
 
     /// `MAPILogon`: a new session bound to the current configuration.
-    pub fn logon(&self) -> Result<usize> {
+    pub fn logon(&self, request: &LogonRequest) -> Result<usize> {
         let runtime = self
             .runtime()
             .map_err(|e| MapiError::new(abi::MAPI_E_LOGON_FAILURE, e.detail().to_string()))?;
@@ -224,14 +265,19 @@ impl Engine {
         state.last_handle = handle;
         state.sessions.insert(handle, runtime.clone());
         drop(state);
-        runtime.backend.on_logon();
+        if let Err(e) = runtime.backend.logon(handle, request) {
+            self.state().sessions.remove(&handle);
+            return Err(e);
+        }
         tracing::info!(session = handle, app = %logging::app_name(), "logon");
         Ok(handle)
     }
 
     pub fn logoff(&self, handle: usize) -> Result<()> {
-        match self.state().sessions.remove(&handle) {
-            Some(_) => {
+        let removed = self.state().sessions.remove(&handle);
+        match removed {
+            Some(runtime) => {
+                runtime.backend.logoff(handle);
                 tracing::info!(session = handle, "logoff");
                 Ok(())
             }

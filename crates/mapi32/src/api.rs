@@ -7,7 +7,7 @@ use crate::buffers::{self, BlockWriter};
 use crate::convert;
 use mapishim_abi as abi;
 use mapishim_core::compose::entry_id;
-use mapishim_core::{Mailbox, MapiError, Result, SendRequest};
+use mapishim_core::{LogonRequest, Mailbox, MapiError, Result, SendRequest};
 use mapishim_engine::Engine;
 use std::ffi::c_char;
 
@@ -29,19 +29,28 @@ fn null(what: &str) -> MapiError {
 /// # Safety
 /// Pointers as in the Simple MAPI contract; each is checked for NULL before use.
 pub(crate) unsafe fn logon(
-    _ulUIParam: ULONG_PTR,
-    _lpszProfileName: LPSTR,
-    _lpszPassword: LPSTR,
-    _flFlags: FLAGS,
+    ulUIParam: ULONG_PTR,
+    lpszProfileName: LPSTR,
+    lpszPassword: LPSTR,
+    flFlags: FLAGS,
     _ulReserved: ULONG,
     lplhSession: LPLHANDLE,
 ) -> ULONG {
-    // Profiles and passwords have no meaning here: the configuration decides everything.
+    // Profiles and passwords mean nothing to our own backends; `forward` passes them on.
     let result = (|| {
         if lplhSession.is_null() {
             return Err(null("lplhSession"));
         }
-        let handle = Engine::global().logon()?;
+        // SAFETY: NULL or terminated, per the contract.
+        let request = unsafe {
+            LogonRequest {
+                ui_param: ulUIParam,
+                profile: convert::narrow(lpszProfileName)?,
+                password: convert::narrow(lpszPassword)?,
+                flags: flFlags,
+            }
+        };
+        let handle = Engine::global().logon(&request)?;
         // SAFETY: non-NULL, and the caller provides room for one handle.
         unsafe { lplhSession.write_unaligned(handle) };
         Ok(())
@@ -81,7 +90,7 @@ fn send(
 /// `lpMessage` is NULL or a readable message (see `convert`).
 pub(crate) unsafe fn send_mail(
     lhSession: LHANDLE,
-    _ulUIParam: ULONG_PTR,
+    ulUIParam: ULONG_PTR,
     lpMessage: lpMapiMessage,
     flFlags: FLAGS,
     _ulReserved: ULONG,
@@ -91,7 +100,7 @@ pub(crate) unsafe fn send_mail(
         unsafe {
             lpMessage
                 .as_ref()
-                .map(|m| convert::ansi::message(m, flFlags))
+                .map(|m| convert::ansi::message(m, flFlags, ulUIParam))
                 .transpose()
         }
     })
@@ -101,7 +110,7 @@ pub(crate) unsafe fn send_mail(
 /// `lpMessage` is NULL or a readable UTF-16 message.
 pub(crate) unsafe fn send_mail_w(
     lhSession: LHANDLE,
-    _ulUIParam: ULONG_PTR,
+    ulUIParam: ULONG_PTR,
     lpMessage: lpMapiMessageW,
     flFlags: FLAGS,
     _ulReserved: ULONG,
@@ -111,7 +120,7 @@ pub(crate) unsafe fn send_mail_w(
         unsafe {
             lpMessage
                 .as_ref()
-                .map(|m| convert::unicode::message(m, flFlags))
+                .map(|m| convert::unicode::message(m, flFlags, ulUIParam))
                 .transpose()
         }
     })

@@ -132,7 +132,7 @@ macro_rules! message_reader {
             /// # Safety
             /// `m` points to a readable message: every string terminated, every array as
             /// long as its count says.
-            pub(crate) unsafe fn message(m: &$Message, flags: u32) -> Result<SendRequest> {
+            pub(crate) unsafe fn message(m: &$Message, flags: u32, ui_param: usize) -> Result<SendRequest> {
                 // SAFETY: as stated in the contract above; counts are checked by `array`.
                 unsafe {
                     let recips = array(m.lpRecips, m.nRecipCount, MAX_RECIPIENTS, abi::MAPI_E_INVALID_RECIPS, abi::MAPI_E_TOO_MANY_RECIPIENTS, "recipients")?;
@@ -159,8 +159,10 @@ macro_rules! message_reader {
                         recipients,
                         attachments,
                         receipt_requested: m.flFlags & abi::MAPI_RECEIPT_REQUESTED != 0,
-                        dialog: flags & abi::MAPI_DIALOG != 0,
-                        modeless: flags & 0x4 != 0,
+                        dialog: flags & (abi::MAPI_DIALOG | abi::MAPI_DIALOG_MODELESS) != 0,
+                        modeless: flags & abi::MAPI_DIALOG_MODELESS != 0,
+                        flags,
+                        ui_param,
                     })
                 }
             }
@@ -203,6 +205,7 @@ pub(crate) fn documents(
     SendRequest {
         attachments,
         dialog: true,
+        flags: abi::MAPI_DIALOG,
         ..SendRequest::default()
     }
 }

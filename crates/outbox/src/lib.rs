@@ -17,6 +17,25 @@ pub const DRAFTS: &str = "drafts";
 pub const FAILED: &str = "failed";
 const TEMP_PREFIX: &str = ".tmp-";
 
+/// A transmitting backend cannot send a message without recipients (DECISIONS.md §1): it is
+/// kept in `<outbox>/drafts/` and the caller gets `MAPI_E_UNKNOWN_RECIPIENT`, or the store
+/// error if even the draft could not be written.
+pub fn refuse_without_recipients(outbox_dir: &Path, message: &Message) -> MapiError {
+    let drafts = outbox_dir.join(DRAFTS);
+    match store(&drafts, |out| {
+        mime::write_message(message, BccHeader::Keep, out)
+    }) {
+        Ok(path) => {
+            tracing::warn!(path = %path.display(), "no recipients: saved as a draft; configure [composer] to open dialog requests in a mail program");
+            MapiError::new(
+                mapishim_abi::MAPI_E_UNKNOWN_RECIPIENT,
+                "no recipients to send to; saved as a draft",
+            )
+        }
+        Err(e) => e,
+    }
+}
+
 pub struct Outbox {
     dir: PathBuf,
 }

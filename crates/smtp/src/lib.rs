@@ -16,7 +16,7 @@ use lettre::transport::smtp::extension::{ClientId, MailBodyParameter, MailParame
 use mapishim_abi as abi;
 use mapishim_core::config::{OnFailure, PasswordSource, Security, SmtpSettings};
 use mapishim_core::mime::{self, BccHeader};
-use mapishim_core::{Backend, Delivery, MapiError, Message, Result};
+use mapishim_core::{Backend, Delivery, LogonRequest, MapiError, Message, Result};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -370,22 +370,17 @@ impl Backend for SmtpBackend {
         "smtp"
     }
 
-    fn on_logon(&self) {
+    fn logon(&self, _session: usize, _request: &LogonRequest) -> Result<()> {
         self.flush_pending("at logon");
+        Ok(())
     }
 
     fn send(&self, message: &Message) -> Result<Delivery> {
         let recipients = message.envelope_recipients();
         if recipients.is_empty() {
-            // A dialog request without recipients cannot be transmitted (DECISIONS.md §1).
-            let drafts = self.spool.join(mapishim_outbox::DRAFTS);
-            let path = mapishim_outbox::store(&drafts, |out| {
-                mime::write_message(message, BccHeader::Keep, out)
-            })?;
-            tracing::warn!(path = %path.display(), "no recipients: saved as a draft; configure [composer] to open dialog requests in a mail program");
-            return Err(MapiError::new(
-                abi::MAPI_E_UNKNOWN_RECIPIENT,
-                "no recipients to send to; saved as a draft",
+            return Err(mapishim_outbox::refuse_without_recipients(
+                &self.spool,
+                message,
             ));
         }
         let data = mime::to_vec(message, BccHeader::Omit);
