@@ -4,7 +4,7 @@
 mod register;
 
 use clap::{Parser, Subcommand};
-use mapishim_core::config::{ConfigSource, Settings};
+use mapishim_core::config::{BackendKind, ConfigSource, Settings};
 use mapishim_core::{Delivery, RawAttachment, RawRecipient, RawText, SendRequest};
 use mapishim_engine::Runtime;
 use std::path::PathBuf;
@@ -101,7 +101,12 @@ impl ScopeArgs {
 #[derive(Subcommand)]
 enum ConfigAction {
     /// Read and validate the configuration; print what callers will get.
-    Check,
+    Check {
+        /// Show what the program with this file name gets (`[[route]]` entries applied),
+        /// e.g. `--app sage50.exe`.
+        #[arg(long)]
+        app: Option<String>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -124,8 +129,12 @@ fn runtime() -> Result<Runtime, String> {
     Runtime::build(settings)
 }
 
-fn config_check() -> Result<(), String> {
+fn config_check(app: Option<&str>) -> Result<(), String> {
     let (source, settings) = load()?;
+    let settings = match app {
+        Some(app) => settings.for_app(app),
+        None => settings,
+    };
     match &source {
         ConfigSource::Named(p) => println!("config:        {} (from MAPISHIM_CONFIG)", p.display()),
         ConfigSource::Default(p) if settings.path.is_some() => {
@@ -139,6 +148,21 @@ fn config_check() -> Result<(), String> {
     }
     let runtime = Runtime::build(settings)?;
     let s = &runtime.settings;
+    let mut warnings = s.warnings.clone();
+    for route in &s.routes {
+        println!(
+            "route:         {} → backend {}, composer {}",
+            route.app.as_str(),
+            route.backend.map_or("(unchanged)", |b| b.name()),
+            route.composer.map_or("(unchanged)", |c| c.name())
+        );
+    }
+    if let Some(app) = app {
+        println!(
+            "program:       {app} (route {})",
+            s.matched_route.as_deref().unwrap_or("none matches")
+        );
+    }
     println!("backend:       {}", s.backend.name());
     println!("outbox dir:    {}", s.outbox_dir.display());
     match &s.from {
@@ -183,7 +207,48 @@ fn config_check() -> Result<(), String> {
             s.on_failure
         );
     }
-    for warning in &s.warnings {
+    match &runtime.composer {
+        None => println!("composer:      none (dialog requests go to the backend)"),
+        Some(launcher) => match launcher.resolve() {
+            Ok(found) => println!(
+                "composer:      {} ({}{})",
+                found.kind.name(),
+                found.program.display(),
+                if found.via_wine {
+                    ", through Wine's start /unix"
+                } else {
+                    ""
+                }
+            ),
+            Err(why) => {
+                println!("composer:      {} (unavailable)", launcher.kind().name());
+                warnings.push(format!(
+                    "composer: {why}; dialog requests will fail with MAPI_E_FAILURE"
+                ));
+            }
+        },
+    }
+    if let (BackendKind::Sendmail, Some(sendmail)) = (s.backend, &s.sendmail) {
+        println!(
+            "sendmail:      {} {} (timeout {} s)",
+            sendmail.program.display(),
+            sendmail.args.join(" "),
+            sendmail.timeout_secs
+        );
+        if !sendmail.program.is_file() {
+            warnings.push(format!(
+                "sendmail program {} not found; sends will fail",
+                sendmail.program.display()
+            ));
+        }
+    }
+    if let (BackendKind::Forward, Some(forward)) = (s.backend, &s.forward) {
+        println!("forward to:    {} (loaded)", forward.library.display());
+    }
+    if let (BackendKind::Plugin, Some(plugin)) = (s.backend, &s.plugin) {
+        println!("plugin:        {} (loaded)", plugin.library.display());
+    }
+    for warning in &warnings {
         println!("warning:       {warning}");
     }
     println!("OK");
@@ -343,8 +408,8 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Config {
-            action: ConfigAction::Check,
-        } => config_check(),
+            action: ConfigAction::Check { app },
+        } => config_check(app.as_deref()),
         Command::Send {
             to,
             cc,

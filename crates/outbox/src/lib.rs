@@ -36,6 +36,41 @@ pub fn refuse_without_recipients(outbox_dir: &Path, message: &Message) -> MapiEr
     }
 }
 
+/// Keeps a copy in `failed/` with `<name>.reason` beside it: the reason and the time.
+pub fn store_failed(
+    dir: &Path,
+    render: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
+    reason: &str,
+) -> Result<PathBuf> {
+    let path = store(dir, render)?;
+    write_reason(&path, reason);
+    Ok(path)
+}
+
+pub fn write_reason(eml: &Path, reason: &str) {
+    let now = time::OffsetDateTime::now_utc()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default();
+    let _ = fs::write(
+        eml.with_extension("reason"),
+        format!("time: {now}\nreason: {reason}\n"),
+    );
+}
+
+/// A message a transmitting backend could not deliver: kept in `<outbox>/failed/` (Bcc
+/// included) so that nothing is lost, and logged.
+pub fn keep_failed(outbox_dir: &Path, message: &Message, reason: &str) {
+    let dir = outbox_dir.join(FAILED);
+    match store_failed(
+        &dir,
+        |out| mime::write_message(message, BccHeader::Keep, out),
+        reason,
+    ) {
+        Ok(path) => tracing::warn!(path = %path.display(), "failed copy kept: {reason}"),
+        Err(e) => tracing::error!("could not keep a failed copy ({reason}): {e}"),
+    }
+}
+
 pub struct Outbox {
     dir: PathBuf,
 }

@@ -1,9 +1,27 @@
-//! The sendmail backend: pipes each message to a sendmail-compatible program.
+//! The sendmail backend: pipes each message to a sendmail-compatible program (Postfix's or
+//! Exim's `sendmail`, msmtp, …).
+//!
+//! The command is `<program> <args…> -i -f <from> -- <recipient>…`: explicit envelope
+//! recipients (To, Cc and Bcc), and a message without a Bcc header, so the hidden
+//! recipients never appear in what is delivered whatever the MTA does with headers. `-i`
+//! keeps a line with a single dot from ending the message early; `--` keeps an address
+//! that starts with `-` from being read as an option.
 #![forbid(unsafe_code)]
 
+use mapishim_abi as abi;
 use mapishim_core::config::SendmailSettings;
+use mapishim_core::mime::{self, BccHeader};
 use mapishim_core::{Backend, Delivery, MapiError, Message, Result};
+use std::io::{Read, Write};
 use std::path::PathBuf;
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+/// Error output kept for the log and the failure reason.
+const MAX_STDERR: usize = 4096;
+/// How long to wait for the pipes to close after the program exited.
+const PIPE_GRACE: Duration = Duration::from_secs(2);
 
 pub struct SendmailBackend {
     settings: SendmailSettings,
@@ -11,11 +29,119 @@ pub struct SendmailBackend {
 }
 
 impl SendmailBackend {
-    /// `outbox_dir` receives drafts of recipient-less dialog requests (DECISIONS.md §1).
+    /// `outbox_dir` receives drafts of recipient-less requests (DECISIONS.md §1) and
+    /// copies of messages the program refused (`failed/`).
     pub fn new(settings: SendmailSettings, outbox_dir: PathBuf) -> Self {
         SendmailBackend {
             settings,
             outbox_dir,
+        }
+    }
+
+    /// The full command line for `message`, for logs and tests.
+    pub fn command(&self, message: &Message) -> Command {
+        let mut command = Command::new(&self.settings.program);
+        command
+            .args(&self.settings.args)
+            .args(["-i", "-f", &message.from.address, "--"])
+            .args(message.envelope_recipients());
+        command
+    }
+
+    fn pipe(&self, message: &Message) -> std::result::Result<(), String> {
+        let data = mime::to_vec(message, BccHeader::Omit);
+        let mut child = self
+            .command(message)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .map_err(|e| format!("cannot start {}: {e}", self.settings.program.display()))?;
+        let mut stdin = child.stdin.take().expect("stdin was piped");
+        // Writing from another thread: a program that answers on stderr before reading all
+        // of its input must not deadlock us.
+        let (written_tx, written) = mpsc::channel();
+        std::thread::spawn(move || written_tx.send(stdin.write_all(&data)));
+        let output = collect_output(&mut child);
+        let timeout = Duration::from_secs(self.settings.timeout_secs);
+        let Some(status) = wait_with_timeout(&mut child, timeout) else {
+            // The helper threads are left to finish on their own: a grandchild may still
+            // hold the pipes, and waiting for it is what the timeout exists to avoid.
+            return Err(format!(
+                "{} did not finish within {} s and was stopped",
+                self.settings.program.display(),
+                self.settings.timeout_secs
+            ));
+        };
+        // A program that exited has read what it wanted; a background child it left behind
+        // (queue runners do that) may keep the pipes open, so these waits are bounded too.
+        let written = written.recv_timeout(PIPE_GRACE).unwrap_or(Ok(()));
+        let output = output.recv_timeout(PIPE_GRACE).unwrap_or_default();
+        let output = output.trim();
+        match status {
+            status if !status.success() => Err(format!(
+                "{} failed ({status}): {}",
+                self.settings.program.display(),
+                if output.is_empty() {
+                    "no error output"
+                } else {
+                    output
+                }
+            )),
+            _ => match written {
+                Err(e) => Err(format!(
+                    "{} exited before reading the whole message: {e}",
+                    self.settings.program.display()
+                )),
+                Ok(()) => {
+                    if !output.is_empty() {
+                        tracing::info!("sendmail said: {output}");
+                    }
+                    Ok(())
+                }
+            },
+        }
+    }
+}
+
+/// Reads stdout and stderr to the end in the background; keeps the last `MAX_STDERR` bytes.
+fn collect_output(child: &mut Child) -> mpsc::Receiver<String> {
+    let stdout = child.stdout.take();
+    let stderr = child.stderr.take();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let mut bytes = Vec::new();
+        let out_reader = stdout.map(|mut s| {
+            std::thread::spawn(move || {
+                let mut b = Vec::new();
+                let _ = s.read_to_end(&mut b);
+                b
+            })
+        });
+        if let Some(mut s) = stderr {
+            let _ = s.read_to_end(&mut bytes);
+        }
+        if let Some(Ok(out)) = out_reader.map(|h| h.join()) {
+            bytes.extend_from_slice(&out);
+        }
+        let start = bytes.len().saturating_sub(MAX_STDERR);
+        let _ = tx.send(String::from_utf8_lossy(&bytes[start..]).replace(['\r', '\n'], " "));
+    });
+    rx
+}
+
+/// `None` when the program had to be killed. Polling, because std has no timed wait.
+fn wait_with_timeout(child: &mut Child, timeout: Duration) -> Option<ExitStatus> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        match child.try_wait() {
+            Ok(Some(status)) => return Some(status),
+            Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(10)),
+            _ => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return None;
+            }
         }
     }
 }
@@ -25,11 +151,143 @@ impl Backend for SendmailBackend {
         "sendmail"
     }
 
-    fn send(&self, _message: &Message) -> Result<Delivery> {
-        let _ = (&self.settings, &self.outbox_dir);
-        Err(MapiError::new(
-            mapishim_abi::MAPI_E_NOT_SUPPORTED,
-            "sendmail: TODO",
-        ))
+    fn send(&self, message: &Message) -> Result<Delivery> {
+        if message.envelope_recipients().is_empty() {
+            return Err(mapishim_outbox::refuse_without_recipients(
+                &self.outbox_dir,
+                message,
+            ));
+        }
+        match self.pipe(message) {
+            Ok(()) => {
+                tracing::info!(
+                    program = %self.settings.program.display(),
+                    recipients = message.envelope_recipients().len(),
+                    "handed to sendmail"
+                );
+                Ok(Delivery::Sent)
+            }
+            Err(reason) => {
+                tracing::error!("sendmail refused the message: {reason}");
+                mapishim_outbox::keep_failed(&self.outbox_dir, message, &reason);
+                Err(MapiError::new(abi::MAPI_E_FAILURE, reason))
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use mapishim_core::Mailbox;
+
+    fn message() -> Message {
+        let mb = |a: &str| Mailbox {
+            name: None,
+            address: a.into(),
+        };
+        Message {
+            from: mb("me@example.org"),
+            to: vec![mb("-to@example.org")],
+            cc: vec![mb("cc@example.org")],
+            bcc: vec![mb("bcc@example.org"), mb("CC@example.org")],
+            subject: "s".into(),
+            body: "b\r\n.\r\nafter the dot\r\n".into(),
+            attachments: vec![],
+            receipt_requested: false,
+            dialog: false,
+            modeless: false,
+            message_id: "id@example.org".into(),
+            date: 0,
+        }
+    }
+
+    fn backend(dir: &std::path::Path, program: &str, args: &[&str]) -> SendmailBackend {
+        SendmailBackend::new(
+            SendmailSettings {
+                program: program.into(),
+                args: args.iter().map(|s| s.to_string()).collect(),
+                timeout_secs: 1,
+            },
+            dir.to_path_buf(),
+        )
+    }
+
+    #[test]
+    fn envelope_recipients_follow_the_options() {
+        let b = backend(
+            std::path::Path::new("/x"),
+            "/usr/sbin/sendmail",
+            &["-C", "cfg"],
+        );
+        let command = b.command(&message());
+        let args: Vec<_> = command
+            .get_args()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(
+            args,
+            [
+                "-C",
+                "cfg",
+                "-i",
+                "-f",
+                "me@example.org",
+                "--",
+                "-to@example.org",
+                "cc@example.org",
+                "bcc@example.org"
+            ]
+        );
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn failures_keep_a_copy_and_report_stderr() {
+        let dir = tempfile::tempdir().unwrap();
+        let b = backend(
+            dir.path(),
+            "/bin/sh",
+            &["-c", "echo 'no relay' >&2; exit 75", "sh"],
+        );
+        let err = b.send(&message()).unwrap_err();
+        assert_eq!(err.code(), abi::MAPI_E_FAILURE);
+        assert!(
+            err.detail().contains("no relay") && err.detail().contains("75"),
+            "{err}"
+        );
+        let failed: Vec<_> = std::fs::read_dir(dir.path().join("failed"))
+            .unwrap()
+            .collect();
+        assert_eq!(failed.len(), 2, "the .eml and its .reason");
+
+        let slow = backend(dir.path(), "/bin/sh", &["-c", "sleep 30", "sh"]);
+        let err = slow.send(&message()).unwrap_err();
+        assert!(err.detail().contains("did not finish"), "{err}");
+
+        let missing = backend(dir.path(), "/nonexistent/sendmail", &[]);
+        assert!(
+            missing
+                .send(&message())
+                .unwrap_err()
+                .detail()
+                .contains("cannot start")
+        );
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn the_program_gets_the_message_without_bcc() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("got.eml");
+        let script = format!("cat > '{}'", out.display());
+        let b = backend(dir.path(), "/bin/sh", &["-c", &script, "sh"]);
+        assert_eq!(b.send(&message()).unwrap(), Delivery::Sent);
+        let got = std::fs::read_to_string(&out).unwrap();
+        assert!(!got.contains("bcc@example.org"));
+        assert!(
+            got.contains("\r\n.\r\nafter the dot"),
+            "sendmail -i takes the dot line as text"
+        );
     }
 }

@@ -353,15 +353,7 @@ impl SmtpBackend {
     }
 
     fn keep_failed(&self, message: &Message, reason: &str) {
-        let dir = self.spool.join(mapishim_outbox::FAILED);
-        match spool::store_failed(
-            &dir,
-            |out| mime::write_message(message, BccHeader::Keep, out),
-            reason,
-        ) {
-            Ok(path) => tracing::warn!(path = %path.display(), "failed copy kept: {reason}"),
-            Err(e) => tracing::error!("could not keep a failed copy ({reason}): {e}"),
-        }
+        mapishim_outbox::keep_failed(&self.spool, message, reason);
     }
 }
 

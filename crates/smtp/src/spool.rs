@@ -7,7 +7,6 @@
 use crate::{Failure, SmtpBackend};
 use fd_lock::RwLock;
 use std::fs::{self, OpenOptions};
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -40,27 +39,6 @@ pub fn rejection_reason(rejected: &[(String, String)]) -> String {
         .map(|(rcpt, why)| format!("{rcpt}: {why}"))
         .collect::<Vec<_>>()
         .join("; ")
-}
-
-/// Keeps a copy in `failed/` with `<name>.reason` beside it: the server's reply and the time.
-pub fn store_failed(
-    dir: &Path,
-    render: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
-    reason: &str,
-) -> mapishim_core::Result<PathBuf> {
-    let path = mapishim_outbox::store(dir, render)?;
-    write_reason(&path, reason);
-    Ok(path)
-}
-
-fn write_reason(eml: &Path, reason: &str) {
-    let now = time::OffsetDateTime::now_utc()
-        .format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_default();
-    let _ = fs::write(
-        eml.with_extension("reason"),
-        format!("time: {now}\nreason: {reason}\n"),
-    );
 }
 
 /// The envelope of a stored message: From, and To + Cc + Bcc (each once).
@@ -111,7 +89,7 @@ fn move_to_failed(path: &Path, reason: &str) {
     let _ = fs::create_dir_all(&failed);
     let target = failed.join(path.file_name().unwrap_or_default());
     match fs::rename(path, &target) {
-        Ok(()) => write_reason(&target, reason),
+        Ok(()) => mapishim_outbox::write_reason(&target, reason),
         Err(e) => tracing::error!(path = %path.display(), "cannot move to failed/: {e}"),
     }
 }
@@ -163,7 +141,7 @@ pub fn flush(
                 if !accepted.rejected.is_empty() {
                     let dir = backend.spool.join(mapishim_outbox::FAILED);
                     let reason = rejection_reason(&accepted.rejected);
-                    let _ = store_failed(&dir, |out| out.write_all(&raw), &reason);
+                    let _ = mapishim_outbox::store_failed(&dir, |out| out.write_all(&raw), &reason);
                 }
                 if let Err(e) = fs::remove_file(&path) {
                     tracing::error!(path = %path.display(), "delivered but cannot remove from the spool: {e}");
