@@ -147,6 +147,40 @@ def suite(request, build_dir):
     return Runner(request.param, exe, prefix=["wine"], env=wine_env(prefix))
 
 
+@pytest.fixture(scope="session")
+def linux_sender(dist, build_dir):
+    return compile_c(dist, build_dir, C_DIR / "mapi_send.c", "mapi_send")
+
+
+def sender_runner(request, build_dir, kind, name="mapi_send"):
+    """`tests/c/mapi_send.c` (a command-line driven caller) as `kind` runs it."""
+    if kind == "linux":
+        exe = request.getfixturevalue("linux_sender")
+        if name != "mapi_send":
+            # A copy under another file name: routing looks at the program's name.
+            renamed = build_dir / name
+            shutil.copy(exe, renamed)
+            exe = renamed
+        return Runner("linux", exe)
+    windows_dist = request.getfixturevalue("windows_dist")
+    prefix = request.getfixturevalue("wine_prefix")
+    exe = wine_program(kind, windows_dist, build_dir, C_DIR / "mapi_send.c", name)
+    return Runner(kind, exe, prefix=["wine"], env=wine_env(prefix))
+
+
+@pytest.fixture(scope="session", params=["linux", "wine64", "wine32"])
+def sender(request, build_dir):
+    return sender_runner(request, build_dir, request.param)
+
+
+def send(runner, setup, *args, timeout=120, **env):
+    """Runs mapi_send with `args`; returns (codes printed as rc=N, the process)."""
+    proc = run_unpiped([*runner.prefix, runner.exe, *args], setup.env(runner, **env), timeout)
+    assert proc.returncode == 0, f"exit {proc.returncode}: {proc.stdout}\n{proc.stderr}"
+    codes = [int(line[3:]) for line in proc.stdout.splitlines() if line.startswith("rc=")]
+    return codes, proc
+
+
 @dataclass
 class Setup:
     """One isolated run: a config file, an outbox, a log and a scratch folder."""

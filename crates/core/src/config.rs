@@ -584,7 +584,15 @@ impl Settings {
         };
         let composer = file.composer.as_ref().map(|c| ComposerSettings {
             kind: *c.kind.get_ref(),
-            program: c.program.as_deref().map(|p| resolve_path(p, base)),
+            // A leading `/` is kept as written: under Wine it names a host program
+            // (xdg-email through `start /unix`), which no Windows path rule may touch.
+            program: c.program.as_deref().map(|p| {
+                if p.to_string_lossy().starts_with('/') {
+                    p.to_path_buf()
+                } else {
+                    resolve_path(p, base)
+                }
+            }),
             retention_hours: c.retention_hours.unwrap_or(DEFAULT_RETENTION_HOURS),
         });
         if let Some(c) = &file.composer {

@@ -160,7 +160,8 @@ macro_rules! message_reader {
                         attachments,
                         receipt_requested: m.flFlags & abi::MAPI_RECEIPT_REQUESTED != 0,
                         dialog: flags & (abi::MAPI_DIALOG | abi::MAPI_DIALOG_MODELESS) != 0,
-                        modeless: flags & abi::MAPI_DIALOG_MODELESS != 0,
+                        // MAPI_DIALOG_MODELESS is 0x4 | MAPI_DIALOG: its own bit is 0x4.
+                        modeless: flags & (abi::MAPI_DIALOG_MODELESS & !abi::MAPI_DIALOG) != 0,
                         flags,
                         ui_param,
                     })

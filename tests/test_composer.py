@@ -1,0 +1,211 @@
+"""MAPI_DIALOG requests opened in the user's composer, proven with recording stand-ins for
+xdg-email, Thunderbird and the mailto opener (tests/composer_standin.py): what they were
+given, and what they could read after the caller had deleted its files."""
+
+import hashlib
+import json
+import os
+import shutil
+import time
+import urllib.parse
+
+import pytest
+from conftest import ROOT, run, send, toml_string
+
+MAPI_DIALOG = 0x8
+MAPI_DIALOG_MODELESS = 0xC
+HOSTILE_SUBJECT = "Q3 \"report\" it's ',to='evil@example.org --attach=/etc/passwd"
+HOSTILE_NAME = "it's, a \"report\" ü.pdf"
+# Quotes are among the characters no attachment name keeps (Windows forbids them).
+STAGED_NAMES = ["it's, a _report_ ü.pdf", "it's, a _report_ ü (2).pdf"]
+CONTENT = "quarterly numbers"
+
+
+def install_standin(directory, name):
+    directory.mkdir(parents=True, exist_ok=True)
+    target = directory / name
+    # An absolute interpreter: under Wine the host program gets Windows' PATH.
+    text = (ROOT / "tests" / "composer_standin.py").read_text().replace("#!/usr/bin/env python3", "#!/usr/bin/python3", 1)
+    target.write_text(text)
+    target.chmod(0o755)
+    return target
+
+
+def composer_config(setup, kind, program, extra=""):
+    setup.write_config(
+        text=(
+            'from = "Sender <sender@example.org>"\n[outbox]\ndir = {outbox}\n[log]\nfile = {log}\nlevel = "debug"\n'
+            f'[composer]\nkind = "{kind}"\nprogram = {program}\n{extra}'
+        )
+    )
+
+
+def events(record, wanted="done", timeout=30):
+    """The stand-in's records once `wanted` has been written (bounded wait, not a timing claim)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if record.exists():
+            lines = [json.loads(line) for line in record.read_text().splitlines()]
+            if any(e["event"] == wanted for e in lines):
+                return lines
+        time.sleep(0.1)
+    raise AssertionError(f"the stand-in never recorded {wanted!r}: {record.read_text() if record.exists() else 'nothing'}")
+
+
+def standin_env(setup, delay=2, exit_code=0):
+    return dict(
+        MAPISHIM_STANDIN_RECORD=str(setup.root / "record.jsonl"),
+        MAPISHIM_STANDIN_DELAY=str(delay),
+        MAPISHIM_STANDIN_EXIT=str(exit_code),
+    )
+
+
+def hostile_send_args(flags):
+    return [
+        "--flags", str(flags), "--subject", HOSTILE_SUBJECT, "--body", "Hello,\nsee attached.\n",
+        "--to", "SMTP:to@example.org", "--cc", "cc@example.org", "--bcc", "SMTP:hidden@example.org",
+        "--make-attach", f"{HOSTILE_NAME}::{CONTENT}", "--make-attach", f"{HOSTILE_NAME}::second",
+    ]
+
+
+def check_files(done):
+    digest = lambda text: hashlib.sha256(text.encode()).hexdigest()  # noqa: E731
+    files = done["files"]
+    assert [f["name"] for f in files] == STAGED_NAMES, files
+    assert [f.get("sha256") for f in files] == [digest(CONTENT), digest("second")], files
+
+
+@pytest.mark.parametrize("sender", ["linux", "wine64"], indirect=True)
+def test_xdg_email_gets_every_field_and_readable_attachments(sender, setup):
+    program = install_standin(setup.root / "bin", "xdg-email")
+    # Under Wine the program is the host's, reached through `start /unix`.
+    composer_config(setup, "xdg-email", toml_string(str(program)))
+    codes, proc = send(sender, setup, *hostile_send_args(MAPI_DIALOG_MODELESS), **standin_env(setup))
+    assert codes == [0], proc.stderr
+    record = setup.root / "record.jsonl"
+    # The caller has returned and deleted its files; the composer is still "opening".
+    assert not any(e["event"] == "done" for e in _read(record)), "modeless returned only after the composer finished"
+    started, done = events(record)
+    argv = started["argv"]
+    assert argv[:9] == [
+        "--utf8", "--cc", "cc@example.org", "--bcc", "hidden@example.org",
+        "--subject", HOSTILE_SUBJECT, "--body", "Hello,\nsee attached.\n",
+    ], argv
+    assert argv[9::2][:2] == ["--attach", "--attach"] and argv[-1] == "to@example.org", argv
+    check_files(done)
+    assert setup.messages() == [], "a dialog request with a composer does not reach the backend"
+
+
+def _read(record):
+    return [json.loads(line) for line in record.read_text().splitlines()] if record.exists() else []
+
+
+def test_thunderbird_fields_cannot_break_out(linux_sender, setup):
+    from conftest import Runner
+
+    program = install_standin(setup.root / "bin", "thunderbird")
+    composer_config(setup, "thunderbird", toml_string(str(program)))
+    codes, _ = send(Runner("linux", linux_sender), setup, *hostile_send_args(MAPI_DIALOG), **standin_env(setup))
+    assert codes == [0]
+    started, done = events(setup.root / "record.jsonl")
+    assert started["argv"][0] == "-compose" and len(started["argv"]) == 2
+    fields = _thunderbird_fields(started["argv"][1])
+    assert set(fields) == {"to", "cc", "bcc", "subject", "body", "attachment"}, fields
+    assert fields["to"] == "to@example.org" and fields["bcc"] == "hidden@example.org"
+    assert fields["subject"] == HOSTILE_SUBJECT.replace("'", "\u2019")
+    check_files(done)
+
+
+def _thunderbird_fields(value):
+    fields = {}
+    for part in value.split("',"):
+        key, _, rest = part.partition("='")
+        fields[key] = rest[:-1] if rest.endswith("'") else rest
+    return fields
+
+
+def test_mailto_url_is_encoded_and_attachments_are_logged(linux_sender, setup):
+    from conftest import Runner
+
+    program = install_standin(setup.root / "bin", "xdg-open")
+    composer_config(setup, "mailto", toml_string(str(program)))
+    codes, _ = send(Runner("linux", linux_sender), setup, *hostile_send_args(MAPI_DIALOG), **standin_env(setup, delay=0))
+    assert codes == [0]
+    [url] = events(setup.root / "record.jsonl")[0]["argv"]
+    parsed = urllib.parse.urlparse(url)
+    assert parsed.scheme == "mailto" and parsed.path == "to@example.org"
+    query = urllib.parse.parse_qs(parsed.query)
+    assert query["subject"] == [HOSTILE_SUBJECT] and query["cc"] == ["cc@example.org"]
+    assert query["body"] == ["Hello,\r\nsee attached.\r\n"]
+    assert "mailto: URLs cannot carry attachments" in setup.log.read_text()
+
+
+def test_silent_sends_still_go_to_the_backend(sender_linux_and_program):
+    runner, setup = sender_linux_and_program
+    codes, _ = send(runner, setup, "--subject", "silent", "--to", "SMTP:to@example.org", **standin_env(setup))
+    assert codes == [0]
+    [msg] = setup.messages()
+    assert msg["Subject"] == "silent"
+    assert not (setup.root / "record.jsonl").exists(), "the composer ran for a send without a dialog"
+
+
+@pytest.fixture
+def sender_linux_and_program(linux_sender, setup):
+    from conftest import Runner
+
+    program = install_standin(setup.root / "bin", "xdg-email")
+    composer_config(setup, "xdg-email", toml_string(str(program)))
+    return Runner("linux", linux_sender), setup
+
+
+def test_a_composer_that_fails_at_once_is_reported(sender_linux_and_program):
+    runner, setup = sender_linux_and_program
+    env = standin_env(setup, delay=0, exit_code=3)
+    codes, _ = send(runner, setup, "--flags", str(MAPI_DIALOG), "--subject", "x", **env)
+    assert codes == [2], "MAPI_DIALOG waits briefly and reports a composer that failed"
+    assert "composer xdg-email failed" in setup.log.read_text()
+    assert "simulated failure" in setup.log.read_text(), "its error output is in the log"
+
+
+def test_missing_composer_program_fails_precisely(linux_sender, setup, dist):
+    from conftest import Runner
+
+    composer_config(setup, "xdg-email", toml_string(str(setup.root / "nowhere" / "xdg-email")))
+    codes, _ = send(Runner("linux", linux_sender), setup, "--flags", str(MAPI_DIALOG), "--subject", "x")
+    assert codes == [2]
+    assert "composer unavailable: program" in setup.log.read_text()
+    check = run([dist / "bin" / "mapishim", "config", "check"], env=setup.env())
+    assert "warning:       composer: program" in check.stdout and "not found" in check.stdout, check.stdout
+
+
+def test_auto_picks_the_first_available_composer(linux_sender, setup):
+    from conftest import Runner
+
+    bin_dir = setup.root / "bin"
+    install_standin(bin_dir, "thunderbird")
+    setup.write_config(
+        text='[outbox]\ndir = {outbox}\n[log]\nfile = {log}\n[composer]\nkind = "auto"\n'
+    )
+    env = standin_env(setup, delay=0)
+    env["PATH"] = f"{bin_dir}:{os.environ['PATH']}"
+    env["DISPLAY"] = ""  # no desktop session: xdg-email is not a candidate
+    codes, _ = send(Runner("linux", linux_sender), setup, "--flags", str(MAPI_DIALOG), "--subject", "auto", **env)
+    assert codes == [0]
+    [started, _] = events(setup.root / "record.jsonl")
+    assert started["kind"] == "thunderbird"
+
+
+def test_staged_folders_expire(sender_linux_and_program):
+    runner, setup = sender_linux_and_program
+    setup.config_args["text"] += "retention_hours = 0\n"
+    args = ["--flags", str(MAPI_DIALOG), "--make-attach", "a.txt::x"]
+    assert send(runner, setup, *args, **standin_env(setup, delay=0))[0] == [0]
+    first = events(setup.root / "record.jsonl")[-1]["files"][0]["path"]
+    assert os.path.exists(first)
+    time.sleep(0.05)  # the folder must be older than a retention of 0
+    os.remove(setup.root / "record.jsonl")
+    assert send(runner, setup, *args, **standin_env(setup, delay=0))[0] == [0]
+    second = events(setup.root / "record.jsonl")[-1]["files"][0]["path"]
+    assert not os.path.exists(os.path.dirname(first)), "the expired staging folder is still there"
+    assert os.path.exists(second)
+    shutil.rmtree(os.path.dirname(second))
