@@ -115,16 +115,20 @@ impl ReadFolder {
         if self.dir.is_none() {
             fsutil::create_private_dir_all(&self.root)
                 .map_err(|e| write_error(&e, &format!("cannot create {}", self.root.display())))?;
-            // tempfile creates the folder with mode 0700 and a random, unused name.
-            let dir = tempfile::Builder::new()
-                .prefix(FOLDER_PREFIX)
-                .tempdir_in(&self.root)
-                .map_err(|e| {
-                    write_error(
-                        &e,
-                        &format!("cannot create a folder in {}", self.root.display()),
-                    )
-                })?;
+            // A random, unused name; mode 0700 from the start (no window with wider rights).
+            let mut builder = tempfile::Builder::new();
+            builder.prefix(FOLDER_PREFIX);
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::PermissionsExt;
+                builder.permissions(fs::Permissions::from_mode(0o700));
+            }
+            let dir = builder.tempdir_in(&self.root).map_err(|e| {
+                write_error(
+                    &e,
+                    &format!("cannot create a folder in {}", self.root.display()),
+                )
+            })?;
             self.dir = Some(dir);
         }
         Ok(self.dir.as_ref().expect("just set").path())
