@@ -443,7 +443,10 @@ fn save_replace_delete_and_trash() {
     let plain = f.store();
     let id = plain.save(&draft("inbox"), None).unwrap();
     assert!(id.starts_with("i-"));
-    assert_eq!(walk(&plain, FindOptions::default()), std::slice::from_ref(&id));
+    assert_eq!(
+        walk(&plain, FindOptions::default()),
+        std::slice::from_ref(&id)
+    );
     plain.delete(&id).unwrap();
     assert_eq!(files(&f.maildir), Vec::<String>::new());
     assert_eq!(files(&trash).len(), 1);
