@@ -98,6 +98,18 @@ pub struct ForwardSettings {
     pub library: PathBuf,
 }
 
+/// `[mailbox]`: the Maildir store behind MAPIFindNext, MAPIReadMail, MAPISaveMail and
+/// MAPIDeleteMail (see docs/mailbox.md).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MailboxSettings {
+    /// The Maildir (`cur/`, `new/`, `tmp/`) that MAPIFindNext walks; may be a Maildir++ folder.
+    pub maildir: PathBuf,
+    /// Where MAPISaveMail writes new messages; the maildir when absent.
+    pub drafts: Option<PathBuf>,
+    /// Where MAPIDeleteMail moves messages; they are deleted when absent.
+    pub trash: Option<PathBuf>,
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct PluginSettings {
     pub library: PathBuf,
@@ -226,6 +238,15 @@ struct FileConfig {
     plugin: Option<PluginSection>,
     #[serde(default)]
     route: Vec<RouteSection>,
+    mailbox: Option<MailboxSection>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MailboxSection {
+    maildir: Spanned<PathBuf>,
+    drafts: Option<Spanned<PathBuf>>,
+    trash: Option<Spanned<PathBuf>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -308,6 +329,7 @@ pub struct Settings {
     pub forward: Option<ForwardSettings>,
     pub plugin: Option<PluginSettings>,
     pub routes: Vec<Route>,
+    pub mailbox: Option<MailboxSettings>,
     /// The `app` pattern of the route [`Settings::for_app`] applied.
     pub matched_route: Option<String>,
     /// Problems that do not stop mail but that `config check` reports.
@@ -648,6 +670,31 @@ impl Settings {
                 format!("backend = \"{name}\" needs a [{name}] section with `library`"),
             ));
         }
+        let mailbox = match &file.mailbox {
+            None => None,
+            Some(section) => {
+                let folder = |p: &Spanned<PathBuf>, key: &str| {
+                    if p.get_ref().as_os_str().is_empty() {
+                        Err(error(Some(p.span()), Some(key), "empty path".into()))
+                    } else {
+                        Ok(resolve_path(p.get_ref(), base))
+                    }
+                };
+                Some(MailboxSettings {
+                    maildir: folder(&section.maildir, "mailbox.maildir")?,
+                    drafts: section
+                        .drafts
+                        .as_ref()
+                        .map(|p| folder(p, "mailbox.drafts"))
+                        .transpose()?,
+                    trash: section
+                        .trash
+                        .as_ref()
+                        .map(|p| folder(p, "mailbox.trash"))
+                        .transpose()?,
+                })
+            }
+        };
         let mut routes = Vec::new();
         for route in &file.route {
             let app = glob::Pattern::new(route.app.get_ref()).map_err(|e| {
@@ -688,6 +735,7 @@ impl Settings {
             forward,
             plugin,
             routes,
+            mailbox,
             matched_route: None,
             warnings,
             path: path.map(Path::to_path_buf),
@@ -830,6 +878,27 @@ level = "debug"
             !format!("{:?}", s.smtp).contains("\"p\""),
             "passwords never reach Debug output"
         );
+    }
+
+    #[test]
+    fn mailbox_section() {
+        let text = "[mailbox]\nmaildir = \"Mail/INBOX\"\ntrash = \"/m/Trash\"\n";
+        let s = Settings::from_toml(text, Some(Path::new("/etc/mapishim/config.toml"))).unwrap();
+        let m = s.mailbox.unwrap();
+        assert_eq!(m.maildir, PathBuf::from("/etc/mapishim/Mail/INBOX"));
+        assert_eq!(m.drafts, None);
+        assert_eq!(m.trash, Some(PathBuf::from("/m/Trash")));
+        assert!(Settings::from_toml("", None).unwrap().mailbox.is_none());
+
+        let e =
+            Settings::from_toml("[mailbox]\nmaildir = \"/m\"\nsent = \"/s\"\n", None).unwrap_err();
+        assert_eq!((e.line, e.key.as_deref()), (Some(3), Some("sent")));
+        let e = Settings::from_toml("\n[mailbox]\ndrafts = \"/d\"\n", None).unwrap_err();
+        assert_eq!(e.key.as_deref(), Some("maildir"), "{e}");
+        assert_eq!(e.line, Some(2), "{e}");
+        let e =
+            Settings::from_toml("[mailbox]\nmaildir = \"/m\"\ntrash = \"\"\n", None).unwrap_err();
+        assert_eq!((e.line, e.key.as_deref()), (Some(3), Some("mailbox.trash")));
     }
 
     #[test]
