@@ -65,7 +65,7 @@ def date_header(y, mo, d, h, mi, tz_hours):
 def message_id_for(tag, unique: bytes):
     """The store's ID scheme (docs/mailbox.md)."""
     ok = (
-        0 < len(unique) <= 62
+        0 < len(unique) <= 61
         and unique[:1].isalnum()
         and unique.isascii()
         and all(chr(b).isalnum() or chr(b) in "._,=+-" for b in unique)

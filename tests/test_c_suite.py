@@ -144,8 +144,8 @@ def test_free_buffer(suite, setup):
     assert run_ok(suite, setup, "free_buffer") == []
 
 
-def test_later_functions_validate_then_refuse(suite, setup):
-    assert run_ok(suite, setup, "not_supported") == []
+def test_without_a_mailbox_reading_validates_then_refuses(suite, setup):
+    assert run_ok(suite, setup, "no_mailbox") == []
 
 
 def test_send_documents(suite, setup):

@@ -5,7 +5,7 @@ from conftest import have, run_case
 
 CASES = [
     "recipient_shapes", "null_and_empty", "attachments", "utf8", "wide", "bad_utf8", "originators",
-    "flags", "sessions", "resolve", "free_buffer", "not_supported", "send_documents", "threads",
+    "flags", "sessions", "resolve", "free_buffer", "no_mailbox", "send_documents", "threads",
     "null_message", "count_with_null_array", "bad_attachments", "bad_recipients",
     "header_injection", "large_text", "many_recipients", "many_attachments",
 ]

@@ -301,11 +301,13 @@ static void case_free_buffer(void)
     free(heap);
 }
 
-/* The functions of later issues validate their arguments, then report "not supported". */
-static void case_not_supported(void)
+/* Without [mailbox] the reading functions validate, then report an empty mailbox or "not
+ * supported"; MAPIAddress resolves given recipients without a dialog; MAPIDetails is a
+ * dialog only. */
+static void case_no_mailbox(void)
 {
     LHANDLE session = 0;
-    MapiRecipDesc r;
+    MapiRecipDesc r, named;
     MapiMessage m;
     lpMapiMessage read = (lpMapiMessage)0x1;
     lpMapiRecipDesc recips = (lpMapiRecipDesc)0x1;
@@ -313,21 +315,38 @@ static void case_not_supported(void)
     char id[513];
     init_recip(&r, MAPI_TO, NULL, TO_ADDR);
     init_message(&m, "s", "x", 1, &r);
+    strcpy(id, "untouched");
     CHECK_RC(api.FindNext(0, 0, NULL, NULL, 0, 0, id), MAPI_E_INVALID_SESSION);
     CHECK_RC(api.Logon(0, NULL, NULL, 0, 0, &session), SUCCESS_SUCCESS);
-    CHECK_RC(api.FindNext(session, 0, NULL, NULL, 0, 0, id), MAPI_E_NOT_SUPPORTED);
+    CHECK_RC(api.FindNext(session, 0, NULL, NULL, 0, 0, id), MAPI_E_NO_MESSAGES);
     CHECK_RC(api.FindNext(session, 0, NULL, NULL, 0, 0, NULL), MAPI_E_FAILURE);
     CHECK_RC(api.ReadMail(session, 0, "id", 0, 0, &read), MAPI_E_NOT_SUPPORTED);
     CHECK_RC(api.ReadMail(session, 0, NULL, 0, 0, &read), MAPI_E_INVALID_MESSAGE);
     CHECK_RC(api.SaveMail(session, 0, &m, 0, 0, id), MAPI_E_NOT_SUPPORTED);
     CHECK_RC(api.SaveMail(session, 0, NULL, 0, 0, id), MAPI_E_INVALID_MESSAGE);
     CHECK_RC(api.DeleteMail(session, 0, "id", 0, 0), MAPI_E_NOT_SUPPORTED);
+    CHECK(strcmp(id, "untouched") == 0);
     CHECK_RC(api.Address(session, 0, "cap", 1, NULL, 0, NULL, 0, 0, &count, &recips), MAPI_E_NOT_SUPPORTED);
     CHECK_RC(api.Address(session, 0, "cap", 9, NULL, 0, NULL, 0, 0, &count, &recips), MAPI_E_INVALID_EDITFIELDS);
     CHECK_RC(api.Address(session, 0, "cap", 1, NULL, 2, NULL, 0, 0, &count, &recips), MAPI_E_INVALID_RECIPS);
+    CHECK_RC(api.Address(session, 0, "cap", 0, NULL, 1, &r, 0, 0, &count, &recips), MAPI_E_NOT_SUPPORTED);
     CHECK_RC(api.Details(session, 0, &r, 0, 0), MAPI_E_NOT_SUPPORTED);
     CHECK_RC(api.Details(session, 0, NULL, 0, 0), MAPI_E_INVALID_RECIPS);
     CHECK(read == (lpMapiMessage)0x1 && recips == (lpMapiRecipDesc)0x1 && count == 9);
+    /* Given recipients come back resolved, in one block. */
+    init_recip(&named, MAPI_CC, "Alice", NULL);
+    CHECK_RC(api.Address(session, 0, "cap", 2, NULL, 1, &named, 0, 0, &count, &recips), SUCCESS_SUCCESS);
+    CHECK(count == 1);
+    if (count == 1 && recips && recips != (lpMapiRecipDesc)0x1) {
+        CHECK(recips[0].ulRecipClass == MAPI_CC);
+        CHECK(strcmp(recips[0].lpszAddress, "SMTP:alice@example.org") == 0);
+        CHECK(strcmp(recips[0].lpszName, "Alice Martin") == 0);
+        CHECK_RC(api.FreeBuffer(recips), SUCCESS_SUCCESS);
+    }
+    init_recip(&named, MAPI_TO, "Nobody Known", NULL);
+    recips = (lpMapiRecipDesc)0x1;
+    CHECK_RC(api.Address(session, 0, "cap", 1, NULL, 1, &named, 0, 0, &count, &recips), MAPI_E_UNKNOWN_RECIPIENT);
+    CHECK(recips == (lpMapiRecipDesc)0x1);
     CHECK_RC(api.Logoff(session, 0, 0, 0), SUCCESS_SUCCESS);
 }
 
@@ -689,7 +708,7 @@ static const Case cases[] = {
     {"sessions", case_sessions},
     {"resolve", case_resolve},
     {"free_buffer", case_free_buffer},
-    {"not_supported", case_not_supported},
+    {"no_mailbox", case_no_mailbox},
     {"send_documents", case_send_documents},
     {"working_directory", case_working_directory},
     {"threads", case_threads},

@@ -304,7 +304,12 @@ impl Composer<'_> {
         })
     }
 
-    fn recipient(&self, raw: &RawRecipient, utf8: bool) -> Result<(RecipientClass, Vec<Mailbox>)> {
+    /// One caller recipient: its class and the mailboxes it names (one name may list several).
+    pub fn recipient(
+        &self,
+        raw: &RawRecipient,
+        utf8: bool,
+    ) -> Result<(RecipientClass, Vec<Mailbox>)> {
         let class = match raw.class {
             abi::MAPI_TO => RecipientClass::To,
             abi::MAPI_CC => RecipientClass::Cc,

@@ -108,6 +108,11 @@ impl TextDecoder {
         }
     }
 
+    /// Whether `text` survives [`TextDecoder::encode_ansi`] unchanged.
+    pub fn can_encode_ansi(&self, text: &str) -> bool {
+        !self.ansi.encode(text).2
+    }
+
     /// The path the caller meant. On Unix a narrow path is passed on byte for byte, exactly
     /// as `fopen` would see it; elsewhere it is decoded like any other string.
     pub fn path(&self, raw: &RawText, narrow_is_utf8: bool) -> PathBuf {

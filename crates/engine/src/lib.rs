@@ -7,14 +7,19 @@ mod logging;
 
 use mapishim_abi as abi;
 use mapishim_composer::Launcher;
+use mapishim_core::RawRecipient;
 use mapishim_core::addressbook::AddressBook;
 use mapishim_core::compose::Composer;
+use mapishim_core::config::DEFAULT_RETENTION_HOURS;
 use mapishim_core::config::{BackendKind, ConfigSource, Settings, file_stamp};
 use mapishim_core::{
     Backend, Delivery, LogonRequest, Mailbox, MapiError, RawText, Result, SendRequest,
 };
+use mapishim_mailbox::{FindOptions, ReadMessage, ReadOptions, Store};
 use std::collections::HashMap;
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::time::Duration;
 use std::time::SystemTime;
 
 pub use logging::init_logging;
@@ -40,6 +45,8 @@ pub struct Runtime {
     pub backend: Box<dyn Backend>,
     /// Where dialog requests go when a composer is configured.
     pub composer: Option<Launcher>,
+    /// The Maildir store behind the reading functions, with `[mailbox]`.
+    pub mailbox: Option<Store>,
 }
 
 /// Builds the configured backend. Loading a library (forward, plugin) can fail; the error
@@ -74,12 +81,131 @@ impl Runtime {
         let book = AddressBook::load(&settings.vcards).map_err(|e| format!("address book: {e}"))?;
         let backend = build_backend(&settings)?;
         let composer = settings.composer.clone().map(Launcher::new);
+        let mailbox = settings.mailbox.as_ref().map(Store::new);
         Ok(Runtime {
             settings,
             book,
             backend,
             composer,
+            mailbox,
         })
+    }
+
+    fn store(&self) -> Result<&Store> {
+        self.mailbox.as_ref().ok_or_else(|| {
+            MapiError::new(
+                abi::MAPI_E_NOT_SUPPORTED,
+                "no [mailbox] configured: reading and saving mail needs a Maildir (docs/mailbox.md)",
+            )
+        })
+    }
+
+    /// `MAPIFindNext`. Without `[mailbox]` the mailbox is empty.
+    pub fn find_next(
+        &self,
+        message_type: Option<&str>,
+        seed: Option<&str>,
+        flags: u32,
+    ) -> Result<String> {
+        let Some(store) = &self.mailbox else {
+            tracing::info!("MAPIFindNext: no [mailbox] configured, so there are no messages");
+            return Err(MapiError::new(
+                abi::MAPI_E_NO_MESSAGES,
+                "no [mailbox] configured",
+            ));
+        };
+        // "IPM" and "IPM.Note" are the names of ordinary mail, like NULL and "".
+        let message_type = message_type
+            .filter(|t| !t.eq_ignore_ascii_case("IPM") && !t.eq_ignore_ascii_case("IPM.Note"));
+        store.find_next(message_type, seed, FindOptions::from_flags(flags))
+    }
+
+    /// `MAPIReadMail`: attachments go to a fresh private folder under the per-user cache;
+    /// folders older than the retention period are removed first.
+    pub fn read_mail(&self, id: &str, flags: u32) -> Result<ReadMessage> {
+        let store = self.store()?;
+        let root = read_attachment_root();
+        let retention_hours = self
+            .settings
+            .composer
+            .as_ref()
+            .map_or(DEFAULT_RETENTION_HOURS, |c| c.retention_hours);
+        if let Err(e) = mapishim_mailbox::cleanup_attachments(
+            &root,
+            Duration::from_secs(retention_hours.saturating_mul(3600)),
+        ) {
+            tracing::debug!("attachment folder cleanup: {e}");
+        }
+        let mut message = store.read(id, ReadOptions::from_flags(flags), &root)?;
+        self.make_paths_narrow_safe(&mut message);
+        Ok(message)
+    }
+
+    /// A Windows caller opens attachment paths with ANSI functions: a file whose name the
+    /// code page cannot spell is renamed to `attachment-N.ext` (the display name keeps the
+    /// real name, as well as the code page allows).
+    fn make_paths_narrow_safe(&self, message: &mut ReadMessage) {
+        if cfg!(not(windows)) {
+            return;
+        }
+        let decoder = self.settings.decoder;
+        for (index, attachment) in message.attachments.iter_mut().enumerate() {
+            if decoder.can_encode_ansi(&attachment.path.to_string_lossy()) {
+                continue;
+            }
+            let ext = attachment
+                .path
+                .extension()
+                .map(|e| e.to_string_lossy().into_owned())
+                .filter(|e| decoder.can_encode_ansi(e))
+                .map(|e| format!(".{e}"))
+                .unwrap_or_default();
+            let renamed = attachment
+                .path
+                .with_file_name(format!("attachment-{}{ext}", index + 1));
+            match std::fs::rename(&attachment.path, &renamed) {
+                Ok(()) => attachment.path = renamed,
+                Err(e) => {
+                    tracing::warn!(path = %attachment.path.display(), "cannot give the attachment an ANSI name: {e}")
+                }
+            }
+        }
+    }
+
+    /// `MAPISaveMail`: a new draft, or a replacement for `replace`; returns its ID.
+    pub fn save_mail(&self, request: &SendRequest, replace: Option<&str>) -> Result<String> {
+        let store = self.store()?;
+        // A draft needs no recipients, like a dialog request.
+        let draft = SendRequest {
+            dialog: true,
+            ..request.clone()
+        };
+        let message = self.composer().prepare(&draft)?;
+        let id = store.save(&message, replace)?;
+        tracing::info!(id = %id, replaced = replace.is_some(), "message saved");
+        Ok(id)
+    }
+
+    /// `MAPIDeleteMail`.
+    pub fn delete_mail(&self, id: &str) -> Result<()> {
+        self.store()?.delete(id)?;
+        tracing::info!(id = %id, "message deleted");
+        Ok(())
+    }
+
+    /// `MAPIAddress` without a dialog: resolved copies of the given recipients.
+    pub fn address(&self, recipients: &[RawRecipient], utf8: bool) -> Result<Vec<(u32, Mailbox)>> {
+        let mut resolved = Vec::new();
+        for (index, raw) in recipients.iter().enumerate() {
+            let (_, mailboxes) = self.composer().recipient(raw, utf8).map_err(|e| {
+                MapiError::new(
+                    e.code(),
+                    format!("recipient #{}: {}", index + 1, e.detail()),
+                )
+            })?;
+            resolved.extend(mailboxes.into_iter().map(|m| (raw.class, m)));
+        }
+        Ok(resolved)
     }
 
     pub fn composer(&self) -> Composer<'_> {
@@ -140,6 +266,14 @@ impl Runtime {
         }
         result
     }
+}
+
+/// Where `MAPIReadMail` writes attachments: private to the user, like the composer's staging.
+pub fn read_attachment_root() -> PathBuf {
+    dirs::cache_dir()
+        .unwrap_or_else(std::env::temp_dir)
+        .join("mapishim")
+        .join("read")
 }
 
 type FileStamp = Option<(SystemTime, u64)>;

@@ -3,18 +3,19 @@
 //! A Maildir file name is `<unique>[<sep>2,<flags>]`; only the flags part changes when a
 //! message is marked read, so the ID is derived from `<unique>` and the folder alone:
 //!
-//! - `i-<unique>` / `d-<unique>` when `<unique>` is 1–62 characters of `[A-Za-z0-9._,=+-]`
+//! - `i-<unique>` / `d-<unique>` when `<unique>` is 1–61 characters of `[A-Za-z0-9._,=+-]`
 //!   starting with a letter or digit (what Maildir writers produce: `1700000000.M1P2.host`);
 //! - `i_<32 hex>` / `d_<32 hex>` otherwise: the first 128 bits of SHA-256 over the unique
 //!   name's bytes (too long, non-ASCII, or hostile names).
 //!
-//! `i` is the maildir, `d` the drafts folder. Every ID is at most 64 ASCII characters without
+//! `i` is the maildir, `d` the drafts folder. Every ID is at most 63 ASCII characters without
 //! path separators, whatever `MAPI_LONG_MSGID` says, so an ID never depends on call flags.
 use sha2::{Digest, Sha256};
 use std::ffi::OsStr;
 
 /// The longest ID this crate produces (the Simple MAPI limit without `MAPI_LONG_MSGID`).
-pub const MAX_ID_LEN: usize = 64;
+/// The SDK gives callers a 64-byte buffer: 63 characters and the terminator.
+pub const MAX_ID_LEN: usize = 63;
 /// The longest ID a caller may pass in (the limit with `MAPI_LONG_MSGID`).
 pub const MAX_LONG_ID_LEN: usize = 512;
 const MAX_VERBATIM: usize = MAX_ID_LEN - 2;

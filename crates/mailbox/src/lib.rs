@@ -67,7 +67,7 @@ pub struct FindOptions {
     /// `MAPI_GUARANTEE_FIFO`: by date (the Date header, else the file time), then ID.
     /// Without it the order is by ID, which is just as stable.
     pub fifo: bool,
-    /// `MAPI_LONG_MSGID`: accepted; IDs are at most 64 characters either way.
+    /// `MAPI_LONG_MSGID`: accepted; IDs are at most 63 characters (a 64-byte buffer) either way.
     pub long_ids: bool,
 }
 

@@ -140,7 +140,18 @@ pub(crate) fn parse(
     // No header at all (an empty or binary file): an empty message, so that a walk through
     // FindNext/ReadMail never stops at it.
     let Some(message) = parsed else {
-        if !opts.envelope_only {
+        if opts.envelope_only {
+            return Ok((out, None, folder));
+        }
+        if opts.body_as_file {
+            // The empty body, as a file like any other body: callers expect it first.
+            let path = folder.write(BODY_FILE_NAME, b"")?;
+            out.attachments.push(ReadAttachment {
+                path,
+                file_name: BODY_FILE_NAME.into(),
+                content_type: "text/plain; charset=utf-8".into(),
+            });
+        } else {
             out.note_text = Some(String::new());
         }
         return Ok((out, None, folder));
@@ -174,7 +185,14 @@ pub(crate) fn parse(
             if !text.is_empty() && !text.ends_with('\n') {
                 text.push('\n');
             }
-            text.push_str(&part);
+            let is_html = message
+                .text_part(pos as u32)
+                .is_some_and(|p| matches!(p.body, mail_parser::PartType::Html(_)));
+            if is_html && cfg!(target_pointer_width = "32") {
+                text.push_str(&decode_common_entities(&part));
+            } else {
+                text.push_str(&part);
+            }
         }
     }
     let text = normalize_crlf(&text);
@@ -284,5 +302,50 @@ mod tests {
         assert_eq!(conversation_id(&m), Some("00".repeat(22)));
         let m = p.parse(b"Subject: a\r\n\r\nb").unwrap();
         assert_eq!(conversation_id(&m), None);
+    }
+}
+
+/// mail-parser 0.11 looks named HTML entities up in a compile-time perfect hash that misses
+/// every key on 32-bit targets (`&amp;` stays `&amp;` in the 32-bit DLL), so the entities
+/// real mail uses most are decoded here on those targets. Numeric entities are unaffected.
+fn decode_common_entities(text: &str) -> String {
+    const COMMON: &[(&str, &str)] = &[
+        ("&nbsp;", "\u{a0}"),
+        ("&lt;", "<"),
+        ("&gt;", ">"),
+        ("&quot;", "\""),
+        ("&apos;", "'"),
+        ("&copy;", "\u{a9}"),
+        ("&euro;", "\u{20ac}"),
+        ("&amp;", "&"),
+    ];
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find('&') {
+        out.push_str(&rest[..at]);
+        rest = &rest[at..];
+        match COMMON.iter().find(|(name, _)| rest.starts_with(name)) {
+            Some((name, value)) => {
+                out.push_str(value);
+                rest = &rest[name.len()..];
+            }
+            None => {
+                out.push('&');
+                rest = &rest[1..];
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+#[cfg(test)]
+mod entity_tests {
+    #[test]
+    fn common_entities_decode_once() {
+        assert_eq!(
+            super::decode_common_entities("a &amp;lt; b &lt; c &x; &"),
+            "a &lt; b < c &x; &"
+        );
     }
 }

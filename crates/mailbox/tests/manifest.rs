@@ -28,7 +28,7 @@ fn walk(store: &Store, opts: FindOptions) -> Vec<String> {
     loop {
         match store.find_next(None, seed.as_deref(), opts) {
             Ok(id) => {
-                assert!(id.len() <= 64 && id.is_ascii(), "{id}");
+                assert!(id.len() <= 63 && id.is_ascii(), "{id}");
                 ids.push(id.clone());
                 seed = Some(id);
             }

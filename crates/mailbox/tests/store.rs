@@ -404,7 +404,7 @@ fn save_replace_delete_and_trash() {
     let trash = f.root.join("Trash");
     let store = Store::from_paths(f.maildir.clone(), Some(drafts.clone()), Some(trash.clone()));
     let id = store.save(&draft("first"), None).unwrap();
-    assert!(id.starts_with("d-") && id.len() <= 64, "{id}");
+    assert!(id.starts_with("d-") && id.len() <= 63, "{id}");
     let saved = files(&drafts);
     assert_eq!(saved.len(), 1, "{saved:?}");
     assert!(saved[0].starts_with("cur/") && saved[0].ends_with(&format!("{SEP}2,DS")));

@@ -7,8 +7,10 @@ use crate::buffers::{self, BlockWriter};
 use crate::convert;
 use mapishim_abi as abi;
 use mapishim_core::compose::entry_id;
-use mapishim_core::{LogonRequest, Mailbox, MapiError, Result, SendRequest};
+use mapishim_core::text::TextDecoder;
+use mapishim_core::{LogonRequest, Mailbox, MapiError, RawText, Result, SendRequest};
 use mapishim_engine::Engine;
+use mapishim_mailbox::{ReadMessage, ReadRecipient};
 use std::ffi::c_char;
 
 /// Turns a result into the caller's code, logging failures with the SDK name.
@@ -214,88 +216,261 @@ pub(crate) unsafe fn free_buffer(pv: LPVOID) -> ULONG {
     abi::MAPI_E_FAILURE
 }
 
-fn not_supported(function: &str) -> Result<()> {
-    Err(MapiError::new(
-        abi::MAPI_E_NOT_SUPPORTED,
-        format!("{function} is not supported yet"),
-    ))
+/// A message ID argument: IDs are ASCII (see docs/mailbox.md), so anything else is unknown.
+///
+/// # Safety
+/// `p` is NULL or terminated.
+unsafe fn message_id(p: LPSTR, what: &str) -> Result<Option<String>> {
+    // SAFETY: NULL or terminated, per the contract.
+    match unsafe { convert::narrow(p) }? {
+        None => Ok(None),
+        Some(RawText::Narrow(bytes)) if bytes.is_empty() => Ok(None),
+        Some(RawText::Narrow(bytes)) if bytes.is_ascii() && bytes.len() <= LONG_ID_BYTES => {
+            Ok(Some(String::from_utf8_lossy(&bytes).into_owned()))
+        }
+        Some(_) => Err(MapiError::new(
+            abi::MAPI_E_INVALID_MESSAGE,
+            format!("{what} is not a message ID of this mailbox"),
+        )),
+    }
+}
+
+/// The room the SDK tells callers to give a message ID, terminator included.
+const ID_BYTES: usize = 64;
+const LONG_ID_BYTES: usize = 512;
+
+/// Writes `id` and its terminator into the caller's buffer, if it fits the documented size.
+///
+/// # Safety
+/// `out` is non-NULL and has room for 64 bytes, or 512 with `MAPI_LONG_MSGID`.
+unsafe fn write_id(out: LPSTR, id: &str, flags: FLAGS) -> Result<()> {
+    let room = if flags & abi::MAPI_LONG_MSGID != 0 {
+        LONG_ID_BYTES
+    } else {
+        ID_BYTES
+    };
+    if id.len() + 1 > room {
+        return Err(MapiError::failure(format!(
+            "message ID {id} does not fit {room} bytes"
+        )));
+    }
+    // SAFETY: non-NULL and `room` bytes long per the contract; id.len() + 1 <= room.
+    unsafe {
+        std::ptr::copy_nonoverlapping(id.as_ptr(), out.cast::<u8>(), id.len());
+        out.add(id.len()).write(0);
+    }
+    Ok(())
 }
 
 /// # Safety
-/// Only NULL checks are made; nothing is read.
+/// Strings are NULL or terminated; `lpszMessageID` is NULL or 64 (512) writable bytes.
 pub(crate) unsafe fn find_next(
     lhSession: LHANDLE,
     _ulUIParam: ULONG_PTR,
-    _lpszMessageType: LPSTR,
-    _lpszSeedMessageID: LPSTR,
-    _flFlags: FLAGS,
+    lpszMessageType: LPSTR,
+    lpszSeedMessageID: LPSTR,
+    flFlags: FLAGS,
     _ulReserved: ULONG,
     lpszMessageID: LPSTR,
 ) -> ULONG {
     let result = (|| {
-        Engine::global().explicit_session(lhSession)?;
+        let runtime = Engine::global().explicit_session(lhSession)?;
         if lpszMessageID.is_null() {
             return Err(null("lpszMessageID"));
         }
-        not_supported("MAPIFindNext")
+        // SAFETY: NULL or terminated, per the contract.
+        let message_type = unsafe { convert::narrow(lpszMessageType) }?
+            .map(|t| runtime.settings.decoder.decode(&t, false).text);
+        // SAFETY: as above.
+        let seed = unsafe { message_id(lpszSeedMessageID, "lpszSeedMessageID") }?;
+        let id = runtime.find_next(message_type.as_deref(), seed.as_deref(), flFlags)?;
+        // SAFETY: non-NULL (checked), sized per the contract; written only on success.
+        unsafe { write_id(lpszMessageID, &id, flFlags) }
     })();
     code("MAPIFindNext", result)
 }
 
+/// Lays out a read message as one `MapiMessage` block: the structure, the originator, the
+/// recipient and file arrays, then every string.
+fn message_block(message: &ReadMessage, decoder: TextDecoder) -> *mut MapiMessage {
+    let text = |s: &str| decoder.encode_ansi(s);
+    let path = |p: &std::path::Path| -> Vec<u8> {
+        #[cfg(unix)]
+        {
+            use std::os::unix::ffi::OsStrExt;
+            p.as_os_str().as_bytes().to_vec()
+        }
+        #[cfg(not(unix))]
+        decoder.encode_ansi(&p.to_string_lossy())
+    };
+    struct Recip {
+        class: ULONG,
+        name: Vec<u8>,
+        address: Vec<u8>,
+        id: Vec<u8>,
+    }
+    let recip = |r: &ReadRecipient| {
+        let bare = r.address.strip_prefix("SMTP:").unwrap_or(&r.address);
+        let mailbox = Mailbox {
+            name: Some(r.name.clone()).filter(|n| !n.is_empty()),
+            address: bare.to_string(),
+        };
+        Recip {
+            class: r.class,
+            name: text(&r.name),
+            address: text(&r.address),
+            id: entry_id(&mailbox),
+        }
+    };
+    let originator = message.originator.as_ref().map(recip);
+    let recipients: Vec<Recip> = message.recipients.iter().map(recip).collect();
+    let files: Vec<(Vec<u8>, Vec<u8>)> = message
+        .attachments
+        .iter()
+        .map(|a| (path(&a.path), text(&a.file_name)))
+        .collect();
+    let subject = text(&message.subject);
+    let note = message.note_text.as_deref().map(text);
+    let date = message.date_received.as_deref().map(text);
+    let conversation = message.conversation_id.as_deref().map(text);
+
+    let recip_bytes = |r: &Recip| r.name.len() + r.address.len() + r.id.len() + 2;
+    let size = std::mem::size_of::<MapiMessage>()
+        + (1 + recipients.len()) * std::mem::size_of::<MapiRecipDesc>()
+        + files.len() * std::mem::size_of::<MapiFileDesc>()
+        + 4 * 8 // alignment between the parts
+        + subject.len() + 1
+        + note.as_ref().map_or(0, |n| n.len() + 1)
+        + date.as_ref().map_or(0, |d| d.len() + 1)
+        + conversation.as_ref().map_or(0, |c| c.len() + 1)
+        + originator.iter().chain(&recipients).map(recip_bytes).sum::<usize>()
+        + files.iter().map(|(p, n)| p.len() + n.len() + 2).sum::<usize>();
+    let mut block = BlockWriter::new(size);
+    let head = block.reserve::<MapiMessage>();
+    let origin_desc = originator
+        .as_ref()
+        .map_or(std::ptr::null_mut(), |_| block.reserve::<MapiRecipDesc>());
+    let recip_array = block.reserve_array::<MapiRecipDesc>(recipients.len());
+    let file_array = block.reserve_array::<MapiFileDesc>(files.len());
+    let mut put_text = |bytes: &Option<Vec<u8>>| match bytes {
+        Some(b) => block.put(b, true).cast::<c_char>(),
+        None => std::ptr::null_mut(),
+    };
+    let lpszSubject = put_text(&Some(subject));
+    let lpszNoteText = put_text(&note);
+    let lpszDateReceived = put_text(&date);
+    let lpszConversationID = put_text(&conversation);
+    let mut desc = |r: &Recip| MapiRecipDesc {
+        ulReserved: 0,
+        ulRecipClass: r.class,
+        lpszName: block.put(&r.name, true).cast::<c_char>(),
+        lpszAddress: block.put(&r.address, true).cast::<c_char>(),
+        ulEIDSize: r.id.len() as ULONG,
+        lpEntryID: block.put(&r.id, false).cast(),
+    };
+    if let Some(o) = &originator {
+        let d = desc(o);
+        // SAFETY: `origin_desc` is aligned room for one MapiRecipDesc inside the block.
+        unsafe { origin_desc.write(d) };
+    }
+    for (i, r) in recipients.iter().enumerate() {
+        let d = desc(r);
+        // SAFETY: `recip_array` has room for recipients.len() descriptors; i is in range.
+        unsafe { recip_array.add(i).write(d) };
+    }
+    for (i, (path, name)) in files.iter().enumerate() {
+        let d = MapiFileDesc {
+            ulReserved: 0,
+            flFlags: 0,
+            nPosition: abi::NO_POSITION,
+            lpszPathName: block.put(path, true).cast::<c_char>(),
+            lpszFileName: block.put(name, true).cast::<c_char>(),
+            lpFileType: std::ptr::null_mut(),
+        };
+        // SAFETY: `file_array` has room for files.len() descriptors; i is in range.
+        unsafe { file_array.add(i).write(d) };
+    }
+    let m = MapiMessage {
+        ulReserved: 0,
+        lpszSubject,
+        lpszNoteText,
+        lpszMessageType: std::ptr::null_mut(),
+        lpszDateReceived,
+        lpszConversationID,
+        flFlags: message.flags,
+        lpOriginator: origin_desc,
+        nRecipCount: recipients.len() as ULONG,
+        lpRecips: recip_array,
+        nFileCount: files.len() as ULONG,
+        lpFiles: file_array,
+    };
+    // SAFETY: `head` is aligned room for the MapiMessage at the start of the block.
+    unsafe { head.write(m) };
+    block.finish().cast()
+}
+
 /// # Safety
-/// Only NULL checks are made; nothing is read.
+/// `lpszMessageID` is NULL or terminated; `lppMessage` is NULL or writable.
 pub(crate) unsafe fn read_mail(
     lhSession: LHANDLE,
     _ulUIParam: ULONG_PTR,
     lpszMessageID: LPSTR,
-    _flFlags: FLAGS,
+    flFlags: FLAGS,
     _ulReserved: ULONG,
     lppMessage: *mut lpMapiMessage,
 ) -> ULONG {
     let result = (|| {
-        Engine::global().explicit_session(lhSession)?;
-        if lpszMessageID.is_null() {
-            return Err(MapiError::new(
-                abi::MAPI_E_INVALID_MESSAGE,
-                "lpszMessageID is NULL",
-            ));
-        }
+        let runtime = Engine::global().explicit_session(lhSession)?;
+        // SAFETY: NULL or terminated, per the contract.
+        let id = unsafe { message_id(lpszMessageID, "lpszMessageID") }?
+            .ok_or_else(|| MapiError::new(abi::MAPI_E_INVALID_MESSAGE, "no message ID given"))?;
         if lppMessage.is_null() {
             return Err(null("lppMessage"));
         }
-        not_supported("MAPIReadMail")
+        let message = runtime.read_mail(&id, flFlags)?;
+        let block = message_block(&message, runtime.settings.decoder);
+        // SAFETY: non-NULL (checked) and writable per the contract; written only on success.
+        unsafe { lppMessage.write_unaligned(block) };
+        Ok(())
     })();
     code("MAPIReadMail", result)
 }
 
 /// # Safety
-/// Only NULL checks are made; nothing is read.
+/// `lpMessage` is NULL or a readable message; `lpszMessageID` is NULL or a terminated string
+/// in a buffer of 64 (512 with `MAPI_LONG_MSGID`) bytes.
 pub(crate) unsafe fn save_mail(
     lhSession: LHANDLE,
-    _ulUIParam: ULONG_PTR,
+    ulUIParam: ULONG_PTR,
     lpMessage: lpMapiMessage,
-    _flFlags: FLAGS,
+    flFlags: FLAGS,
     _ulReserved: ULONG,
     lpszMessageID: LPSTR,
 ) -> ULONG {
     let result = (|| {
-        Engine::global().explicit_session(lhSession)?;
-        if lpMessage.is_null() {
-            return Err(MapiError::new(
-                abi::MAPI_E_INVALID_MESSAGE,
-                "lpMessage is NULL",
-            ));
-        }
+        let runtime = Engine::global().explicit_session(lhSession)?;
         if lpszMessageID.is_null() {
             return Err(null("lpszMessageID"));
         }
-        not_supported("MAPISaveMail")
+        // SAFETY: `as_ref` checks NULL; the caller's contract covers the rest.
+        let request = unsafe {
+            lpMessage
+                .as_ref()
+                .map(|m| convert::ansi::message(m, flFlags, ulUIParam))
+                .transpose()
+        }?
+        .ok_or_else(|| MapiError::new(abi::MAPI_E_INVALID_MESSAGE, "lpMessage is NULL"))?;
+        // SAFETY: non-NULL (checked) and terminated per the contract.
+        let replace = unsafe { message_id(lpszMessageID, "lpszMessageID") }?;
+        let id = runtime.save_mail(&request, replace.as_deref())?;
+        // SAFETY: non-NULL, sized per the contract; written only on success.
+        unsafe { write_id(lpszMessageID, &id, flFlags) }
     })();
     code("MAPISaveMail", result)
 }
 
 /// # Safety
-/// Only NULL checks are made; nothing is read.
+/// `lpszMessageID` is NULL or terminated.
 pub(crate) unsafe fn delete_mail(
     lhSession: LHANDLE,
     _ulUIParam: ULONG_PTR,
@@ -304,20 +479,57 @@ pub(crate) unsafe fn delete_mail(
     _ulReserved: ULONG,
 ) -> ULONG {
     let result = (|| {
-        Engine::global().explicit_session(lhSession)?;
-        if lpszMessageID.is_null() {
-            return Err(MapiError::new(
-                abi::MAPI_E_INVALID_MESSAGE,
-                "lpszMessageID is NULL",
-            ));
-        }
-        not_supported("MAPIDeleteMail")
+        let runtime = Engine::global().explicit_session(lhSession)?;
+        // SAFETY: NULL or terminated, per the contract.
+        let id = unsafe { message_id(lpszMessageID, "lpszMessageID") }?
+            .ok_or_else(|| MapiError::new(abi::MAPI_E_INVALID_MESSAGE, "no message ID given"))?;
+        runtime.delete_mail(&id)
     })();
     code("MAPIDeleteMail", result)
 }
 
+/// Lays out several recipients as one freeable array block.
+fn recipients_block(
+    recipients: &[(ULONG, Mailbox)],
+    encode: impl Fn(&str) -> Vec<u8>,
+) -> *mut MapiRecipDesc {
+    let parts: Vec<(ULONG, Vec<u8>, Vec<u8>, Vec<u8>)> = recipients
+        .iter()
+        .map(|(class, m)| {
+            (
+                *class,
+                encode(m.display()),
+                format!("SMTP:{}", m.address).into_bytes(),
+                entry_id(m),
+            )
+        })
+        .collect();
+    let size = recipients.len() * std::mem::size_of::<MapiRecipDesc>()
+        + 8
+        + parts
+            .iter()
+            .map(|(_, n, a, i)| n.len() + a.len() + i.len() + 2)
+            .sum::<usize>();
+    let mut block = BlockWriter::new(size);
+    let array = block.reserve_array::<MapiRecipDesc>(parts.len().max(1));
+    for (i, (class, name, address, id)) in parts.iter().enumerate() {
+        let d = MapiRecipDesc {
+            ulReserved: 0,
+            ulRecipClass: *class,
+            lpszName: block.put(name, true).cast::<c_char>(),
+            lpszAddress: block.put(address, true).cast::<c_char>(),
+            ulEIDSize: id.len() as ULONG,
+            lpEntryID: block.put(id, false).cast(),
+        };
+        // SAFETY: the array has room for parts.len() descriptors; i is in range.
+        unsafe { array.add(i).write(d) };
+    }
+    block.finish().cast()
+}
+
 /// # Safety
-/// Only NULL checks and counts are examined; nothing is read.
+/// `lpRecips` is NULL or `nRecips` readable descriptors; the out-parameters are NULL or
+/// writable.
 #[allow(clippy::too_many_arguments)]
 pub(crate) unsafe fn address(
     lhSession: LHANDLE,
@@ -333,29 +545,41 @@ pub(crate) unsafe fn address(
     lppNewRecips: *mut lpMapiRecipDesc,
 ) -> ULONG {
     let result = (|| {
-        Engine::global().session(lhSession)?;
+        let runtime = Engine::global().session(lhSession)?;
         if nEditFields > 4 {
             return Err(MapiError::new(
                 abi::MAPI_E_INVALID_EDITFIELDS,
                 format!("nEditFields {nEditFields} (0 to 4)"),
             ));
         }
-        if nRecips > 0 && lpRecips.is_null() {
-            return Err(MapiError::new(
-                abi::MAPI_E_INVALID_RECIPS,
-                "nRecips > 0 with NULL lpRecips",
-            ));
-        }
         if lpnNewRecips.is_null() || lppNewRecips.is_null() {
             return Err(null("lpnNewRecips or lppNewRecips"));
         }
-        not_supported("MAPIAddress")
+        // SAFETY: NULL-with-count and the limit are checked before anything is read.
+        let given = unsafe { convert::ansi::recipients(lpRecips, nRecips) }?;
+        if nEditFields == 0 || given.is_empty() {
+            // Browsing the address book, or picking recipients, is a dialog.
+            return Err(MapiError::new(
+                abi::MAPI_E_NOT_SUPPORTED,
+                "MAPIAddress needs an address book dialog for this request (no recipients given, or nEditFields = 0); mapishim has no dialogs",
+            ));
+        }
+        let resolved = runtime.address(&given, false)?;
+        let decoder = runtime.settings.decoder;
+        let block = recipients_block(&resolved, |s| decoder.encode_ansi(s));
+        // SAFETY: both non-NULL (checked) and writable per the contract; written only on
+        // success.
+        unsafe {
+            lpnNewRecips.write_unaligned(resolved.len() as ULONG);
+            lppNewRecips.write_unaligned(block);
+        }
+        Ok(())
     })();
     code("MAPIAddress", result)
 }
 
 /// # Safety
-/// Only NULL checks are made; nothing is read.
+/// `lpRecip` is NULL or one readable descriptor.
 pub(crate) unsafe fn details(
     lhSession: LHANDLE,
     _ulUIParam: ULONG_PTR,
@@ -365,13 +589,19 @@ pub(crate) unsafe fn details(
 ) -> ULONG {
     let result = (|| {
         Engine::global().session(lhSession)?;
-        if lpRecip.is_null() {
+        // SAFETY: NULL-with-count is checked before anything is read.
+        let given = unsafe { convert::ansi::recipients(lpRecip, u32::from(!lpRecip.is_null())) }?;
+        if given.is_empty() {
             return Err(MapiError::new(
                 abi::MAPI_E_INVALID_RECIPS,
                 "lpRecip is NULL",
             ));
         }
-        not_supported("MAPIDetails")
+        // The details dialog is the whole point of MAPIDetails.
+        Err(MapiError::new(
+            abi::MAPI_E_NOT_SUPPORTED,
+            "MAPIDetails shows a dialog; mapishim has no dialogs",
+        ))
     })();
     code("MAPIDetails", result)
 }

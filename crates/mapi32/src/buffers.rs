@@ -59,6 +59,20 @@ impl BlockWriter {
         unsafe { self.base().add(offset).cast() }
     }
 
+    /// Reserves room for `count` consecutive `T`s; NULL for none.
+    pub(crate) fn reserve_array<T>(&mut self, count: usize) -> *mut T {
+        if count == 0 {
+            return std::ptr::null_mut();
+        }
+        let align = std::mem::align_of::<T>();
+        let offset = self.used.next_multiple_of(align);
+        let end = offset + std::mem::size_of::<T>() * count;
+        assert!(end <= self.block.len() * 8, "block too small for its array");
+        self.used = end;
+        // SAFETY: as in `reserve`, for `count` elements.
+        unsafe { self.base().add(offset).cast() }
+    }
+
     /// Copies bytes (plus a NUL when `nul`) into the block; returns where they start.
     pub(crate) fn put(&mut self, bytes: &[u8], nul: bool) -> *mut u8 {
         let end = self.used + bytes.len() + usize::from(nul);

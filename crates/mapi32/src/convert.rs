@@ -129,6 +129,19 @@ macro_rules! message_reader {
                 }
             }
 
+            /// A recipient array (`MAPIAddress`, `MAPIDetails`), counts checked first.
+            #[allow(dead_code, reason = "the ANSI form is used; the W form has no W caller")]
+            ///
+            /// # Safety
+            /// `p` is NULL or points to `count` readable recipients.
+            pub(crate) unsafe fn recipients(p: *const $Recip, count: u32) -> Result<Vec<RawRecipient>> {
+                // SAFETY: as stated in the contract above; counts are checked by `array`.
+                unsafe {
+                    let recips = array(p, count, MAX_RECIPIENTS, abi::MAPI_E_INVALID_RECIPS, abi::MAPI_E_TOO_MANY_RECIPIENTS, "recipients")?;
+                    recips.iter().map(|r| recipient(r)).collect()
+                }
+            }
+
             /// # Safety
             /// `m` points to a readable message: every string terminated, every array as
             /// long as its count says.
