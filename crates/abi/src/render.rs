@@ -68,7 +68,10 @@ fn wide_field_type(ctype: &str) -> String {
     }
 }
 
-fn struct_forms() -> Vec<(String, String, Vec<(String, &'static str)>)> {
+/// A structure form: name, pointer type name, and (C type, field name) pairs.
+type StructForm = (String, String, Vec<(String, &'static str)>);
+
+fn struct_forms() -> Vec<StructForm> {
     let mut forms = Vec::new();
     for s in STRUCTS {
         let narrow = s
