@@ -7,7 +7,9 @@
 //! It has no dependencies so that build scripts can use it cheaply.
 #![forbid(unsafe_code)]
 
-pub use render::{render_def, render_header, render_rust_exports, render_version_script};
+pub use render::{
+    render_def, render_header, render_rust_exports, render_rust_types, render_version_script,
+};
 
 /// One Simple MAPI constant group as it appears in the header.
 pub struct ConstantGroup {
