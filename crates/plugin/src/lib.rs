@@ -4,15 +4,42 @@
 //! point `mapishim_backend_v1` (see `include/mapishim_plugin.h` and `docs/plugins.md`).
 //! [`export_backend!`] turns any [`Backend`] plus a constructor into that entry point:
 //!
-//! ```ignore
-//! use mapishim_plugin::mapishim_core::{Backend, Delivery, Message, Result};
+//! ```
+//! use mapishim_plugin::mapishim_core::{Backend, Delivery, Mailbox, Message, Result};
+//! use mapishim_plugin::toml::Table;
+//! use std::sync::atomic::{AtomicU64, Ordering};
 //!
-//! struct Null;
-//! impl Backend for Null {
-//!     fn name(&self) -> &'static str { "null" }
-//!     fn send(&self, _message: &Message) -> Result<Delivery> { Ok(Delivery::Sent) }
+//! /// Accepts everything and counts it (calls come from many threads: no `&mut self`).
+//! struct Counter {
+//!     sent: AtomicU64,
+//!     limit: u64,
 //! }
-//! mapishim_plugin::export_backend!("null", Null, |_options| Ok(Null));
+//!
+//! impl Counter {
+//!     fn new(options: &Table) -> std::result::Result<Counter, String> {
+//!         let limit = match options.get("limit") {
+//!             Some(v) => v.as_integer().filter(|n| *n > 0).ok_or("limit must be a positive integer")?,
+//!             None => 1000,
+//!         };
+//!         Ok(Counter { sent: AtomicU64::new(0), limit: limit as u64 })
+//!     }
+//! }
+//!
+//! impl Backend for Counter {
+//!     fn name(&self) -> &'static str { "counter" }
+//!     fn send(&self, _message: &Message) -> Result<Delivery> {
+//!         if self.sent.fetch_add(1, Ordering::Relaxed) >= self.limit {
+//!             return Err(mapishim_plugin::mapishim_core::MapiError::new(
+//!                 mapishim_plugin::mapishim_abi::MAPI_E_FAILURE, "limit reached"));
+//!         }
+//!         Ok(Delivery::Sent)
+//!     }
+//!     // Optional; the default (None) sends every name to the address book.
+//!     fn resolve(&self, _session: usize, _name: &str) -> Option<Result<Mailbox>> { None }
+//! }
+//!
+//! mapishim_plugin::export_backend!("counter", Counter, Counter::new);
+//! # fn main() {}
 //! ```
 //!
 //! Every call is wrapped in `catch_unwind`: a panic becomes `MAPI_E_FAILURE` with the panic
