@@ -1,0 +1,60 @@
+/*
+ * A backend plugin written in C against include/mapishim_plugin.h: it accepts messages
+ * with one recipient and refuses others with MAPI_E_TOO_MANY_RECIPIENTS (10). Built with
+ * -DWRONG_VERSION it declares ABI version 2, which hosts must refuse.
+ */
+#include <mapishim_plugin.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#ifdef WRONG_VERSION
+#define VERSION 2u
+#else
+#define VERSION MAPISHIM_BACKEND_ABI_VERSION
+#endif
+
+static void *create(const char *options_toml, size_t len, char *error, size_t error_len)
+{
+    (void)options_toml;
+    (void)len;
+    (void)error;
+    (void)error_len;
+    return malloc(1);
+}
+
+static void destroy(void *state)
+{
+    free(state);
+}
+
+static uint32_t capabilities(void *state)
+{
+    (void)state;
+    return MAPISHIM_CAP_SEND;
+}
+
+static uint32_t send_message(void *state, const struct mapishim_envelope_v1 *envelope,
+                             const uint8_t *message, size_t message_len, char *error,
+                             size_t error_len)
+{
+    (void)state;
+    (void)message;
+    (void)message_len;
+    if (envelope->recipient_count > 1) {
+        snprintf(error, error_len, "at most one recipient, got %u (first %s)",
+                 (unsigned)envelope->recipient_count, envelope->recipients[0]);
+        return 10; /* MAPI_E_TOO_MANY_RECIPIENTS */
+    }
+    return 0;
+}
+
+static const struct mapishim_backend_v1 table = {
+    VERSION, sizeof(struct mapishim_backend_v1), "c-refuser",
+    create, destroy, capabilities, send_message, NULL,
+};
+
+const struct mapishim_backend_v1 *mapishim_backend_v1(void)
+{
+    return &table;
+}
