@@ -13,6 +13,8 @@
 
 #if defined(_WIN32)
 #include <windows.h>
+/* <windows.h> has PULONG but not the SDK MAPI.h's LPULONG. */
+typedef ULONG FAR *LPULONG;
 #else
 #include <stdint.h>
 #ifndef WINAPI

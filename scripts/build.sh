@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds the library and the CLI and lays them out as they are installed:
 #   target/dist/<profile>/lib/libmapi32.so.1   (soname), libmapi32.so -> libmapi32.so.1, libmapi32.a
-#   target/dist/<profile>/include/mapi.h
+#   target/dist/<profile>/include/mapi.h, mapishim_plugin.h
 #   target/dist/<profile>/bin/mapishim
 # Usage: scripts/build.sh [debug|release]   (default: debug). Prints the dist folder.
 set -euo pipefail
@@ -26,6 +26,6 @@ case "$(uname -s)" in
     ln -sf libmapi32.so.1 "$dist/lib/libmapi32.so" ;;
 esac
 cp -f "$out/libmapi32.a" "$dist/lib/"
-cp -f include/mapi.h "$dist/include/"
+cp -f include/mapi.h include/mapishim_plugin.h "$dist/include/"
 cp -f "$out/mapishim" "$dist/bin/"
 echo "$PWD/$dist"

@@ -46,3 +46,14 @@ def test_shared_library_exports_only_simple_mapi(dist):
     assert exported == expected
     dynamic = run(["readelf", "-d", lib]).stdout
     assert "Library soname: [libmapi32.so.1]" in dynamic
+
+
+@pytest.mark.parametrize("triplet", ["x86_64-w64-mingw32", "i686-w64-mingw32"])
+@pytest.mark.parametrize("mode", ["c89", "c11"])
+def test_header_compiles_for_windows(build_dir, triplet, mode):
+    """Windows C callers may include our header instead of the SDK's."""
+    if not have(f"{triplet}-gcc"):
+        pytest.skip(f"{triplet}-gcc not installed")
+    compiler = f"{triplet}-gcc"
+    obj = build_dir / f"header_{triplet}_{mode}.o"
+    run([compiler, *MODES[mode], "-Wall", "-Wextra", "-Werror", "-c", "-I", ROOT / "include", C_DIR / "sdk_names.c", "-o", obj])

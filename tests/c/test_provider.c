@@ -12,11 +12,6 @@
  * in one malloc'd block, "unknown" with MAPI_E_UNKNOWN_RECIPIENT, and "exchange" with an EX:
  * address. MAPISHIM_PROVIDER_SEND_RC, when set, is what the send functions return.
  */
-#ifdef _WIN32
-#include <windows.h>
-/* include/mapi.h relies on <windows.h> for LPULONG, which mingw-w64's lacks. */
-typedef ULONG *LPULONG;
-#endif
 #include <mapi.h>
 #include <ctype.h>
 #include <stdio.h>

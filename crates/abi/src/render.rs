@@ -133,6 +133,8 @@ pub fn render_header() -> String {
 
 #if defined(_WIN32)
 #include <windows.h>
+/* <windows.h> has PULONG but not the SDK MAPI.h's LPULONG. */
+typedef ULONG FAR *LPULONG;
 #else
 #include <stdint.h>
 #ifndef WINAPI

@@ -340,10 +340,14 @@ impl Engine {
             .load()
             .map_err(|e| e.to_string())
             .map(|settings| settings.for_app(logging::app_name()))
-            .and_then(Runtime::build);
+            .and_then(|settings| {
+                // Logging first, so that a backend that cannot be built (a library that
+                // does not load) is reported in the configured log.
+                init_logging(Some(&settings));
+                Runtime::build(settings)
+            });
         match loaded {
             Ok(runtime) => {
-                init_logging(Some(&runtime.settings));
                 tracing::info!(
                     config = %source.path().map(|p| p.display().to_string()).unwrap_or_else(|| "built-in defaults".into()),
                     backend = runtime.backend.name(),
