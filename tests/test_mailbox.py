@@ -285,3 +285,34 @@ def test_valgrind_walk(setup, generated, dist, build_dir):
                  ["save", "valgrind draft", "x"], ["edge"]):
         proc = box.run(walker, *args, check=False, wrapper=wrapper, timeout=900)
         assert proc.returncode == 0, f"{args}: {proc.stderr[-3000:]}"
+
+
+def test_cli_lists_and_shows_what_the_api_returns(setup, generated, dist):
+    from conftest import run
+
+    box = Box(setup, generated, "normal")
+    mapishim = dist / "bin" / "mapishim"
+    listing = run([mapishim, "mailbox", "list"], env=setup.env())
+    rows = [line.split("\t") for line in listing.stdout.splitlines()]
+    assert [r[0] for r in rows] == box.info["id_order"]
+    messages = {m["id"]: m["expect"] for m in box.info["messages"]}
+    for row in rows:
+        expect = messages[row[0]]
+        assert row[4] == expect["subject"] and row[2] == expect["date_received"]
+        assert (row[1][0] == "U") == bool(expect["flags"] & 1)
+    unread = run([mapishim, "mailbox", "list", "--unread", "--fifo"], env=setup.env())
+    in_date_order = [i for i in box.info["fifo_order"] if i in box.info["unread_order"]]
+    assert [line.split("\t")[0] for line in unread.stdout.splitlines()] == in_date_order
+    first = box.info["messages"][1]
+    shown = run([mapishim, "mailbox", "show", first["id"]], env=setup.env()).stdout
+    assert f"subject:      {first['expect']['subject']}" in shown
+    for att in first["expect"].get("attachments", []):
+        assert f"attachment:   {att['file_name']} ({att['size']} bytes" in shown
+    assert listed_unread_unchanged(mapishim, setup) == box.info["unread_order"], "show marked a message read"
+
+
+def listed_unread_unchanged(mapishim, setup):
+    from conftest import run
+
+    out = run([mapishim, "mailbox", "list", "--unread"], env=setup.env()).stdout
+    return [line.split("\t")[0] for line in out.splitlines()]

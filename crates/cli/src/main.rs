@@ -55,6 +55,11 @@ enum Command {
         #[command(subcommand)]
         action: OutboxAction,
     },
+    /// Mailbox commands: what MAPIFindNext and MAPIReadMail return for `[mailbox]`.
+    Mailbox {
+        #[command(subcommand)]
+        action: MailboxAction,
+    },
     /// Make mapishim the system's Simple MAPI provider (Windows).
     Register {
         #[command(flatten)]
@@ -107,6 +112,21 @@ enum ConfigAction {
         #[arg(long)]
         app: Option<String>,
     },
+}
+
+#[derive(Subcommand)]
+enum MailboxAction {
+    /// The message IDs in MAPIFindNext order, with flags, date, sender and subject.
+    List {
+        /// Only unread messages (MAPI_UNREAD_ONLY).
+        #[arg(long)]
+        unread: bool,
+        /// In date order (MAPI_GUARANTEE_FIFO).
+        #[arg(long)]
+        fifo: bool,
+    },
+    /// One message as MAPIReadMail returns it (with MAPI_PEEK: nothing is marked read).
+    Show { id: String },
 }
 
 #[derive(Subcommand)]
@@ -319,6 +339,109 @@ fn resolve(name: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// One line of a listing; a reader that went away (`| head`) ends the program quietly.
+fn listing_line(line: std::fmt::Arguments) -> Result<(), String> {
+    use std::io::Write;
+    match writeln!(std::io::stdout().lock(), "{line}") {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => std::process::exit(0),
+        other => other.map_err(|e| e.to_string()),
+    }
+}
+
+fn mailbox_store() -> Result<mapishim_mailbox::Store, String> {
+    let (_, settings) = load()?;
+    let mailbox = settings
+        .mailbox
+        .as_ref()
+        .ok_or("no [mailbox] in the configuration (see docs/mailbox.md)")?;
+    Ok(mapishim_mailbox::Store::new(mailbox))
+}
+
+/// `U` unread, `R` receipt requested, `S` sent (drafts): the MapiMessage flags.
+fn flag_letters(flags: u32) -> String {
+    [
+        (mapishim_abi::MAPI_UNREAD, 'U'),
+        (mapishim_abi::MAPI_RECEIPT_REQUESTED, 'R'),
+        (mapishim_abi::MAPI_SENT, 'S'),
+    ]
+    .iter()
+    .map(|(bit, letter)| if flags & bit != 0 { *letter } else { '-' })
+    .collect()
+}
+
+fn mailbox_list(unread: bool, fifo: bool) -> Result<(), String> {
+    use mapishim_mailbox::{FindOptions, Folder};
+    let store = mailbox_store()?;
+    let options = FindOptions {
+        unread_only: unread,
+        fifo,
+        long_ids: false,
+    };
+    let mut count = 0;
+    for folder in [Folder::Inbox, Folder::Drafts] {
+        if store.folder_path(folder).is_none() {
+            continue;
+        }
+        for m in store.list(folder, options).map_err(|e| e.to_string())? {
+            count += 1;
+            listing_line(format_args!(
+                "{}\t{}\t{}\t{}\t{}",
+                m.id,
+                flag_letters(m.flags),
+                m.date_received.as_deref().unwrap_or("-"),
+                m.originator.as_ref().map_or("-", |o| o.address.as_str()),
+                m.subject
+            ))?;
+        }
+    }
+    eprintln!("{count} message(s)");
+    Ok(())
+}
+
+fn mailbox_show(id: &str) -> Result<(), String> {
+    use mapishim_mailbox::ReadOptions;
+    let store = mailbox_store()?;
+    // Attachments are written to a folder of our own and removed afterwards.
+    let scratch = tempfile::tempdir().map_err(|e| e.to_string())?;
+    let options = ReadOptions {
+        peek: true,
+        ..ReadOptions::default()
+    };
+    let m = store
+        .read(id, options, scratch.path())
+        .map_err(|e| e.to_string())?;
+    println!("id:           {}", m.id);
+    println!("flags:        {}", flag_letters(m.flags));
+    println!(
+        "date:         {}",
+        m.date_received.as_deref().unwrap_or("-")
+    );
+    println!(
+        "conversation: {}",
+        m.conversation_id.as_deref().unwrap_or("-")
+    );
+    println!("subject:      {}", m.subject);
+    for r in m.originator.iter().chain(&m.recipients) {
+        let role = match r.class {
+            mapishim_abi::MAPI_ORIG => "from",
+            mapishim_abi::MAPI_TO => "to",
+            mapishim_abi::MAPI_CC => "cc",
+            _ => "bcc",
+        };
+        println!("{role:<13} {} <{}>", r.name, r.address);
+    }
+    for a in &m.attachments {
+        let size = std::fs::metadata(&a.path).map(|m| m.len()).unwrap_or(0);
+        println!(
+            "attachment:   {} ({size} bytes, {})",
+            a.file_name, a.content_type
+        );
+    }
+    println!();
+    println!("{}", m.note_text.as_deref().unwrap_or(""));
+    Ok(())
+}
+
 fn outbox_list() -> Result<(), String> {
     let (_, settings) = load()?;
     let outbox = mapishim_outbox::Outbox::new(&settings.outbox_dir);
@@ -342,7 +465,7 @@ fn outbox_list() -> Result<(), String> {
                 Some(format!("{}\t{}", to, parsed.subject().unwrap_or("")))
             })
             .unwrap_or_else(|| "(unreadable)".into());
-        println!("{}\t{summary}", path.display());
+        listing_line(format_args!("{}\t{summary}", path.display()))?;
     }
     eprintln!(
         "{} message(s) in {}",
@@ -425,6 +548,12 @@ fn main() -> ExitCode {
         Command::Outbox {
             action: OutboxAction::Flush,
         } => outbox_flush(),
+        Command::Mailbox {
+            action: MailboxAction::List { unread, fifo },
+        } => mailbox_list(unread, fifo),
+        Command::Mailbox {
+            action: MailboxAction::Show { id },
+        } => mailbox_show(&id),
         Command::Register { scope, name, dll } => register::register(scope.scope(), &name, dll),
         Command::Unregister { scope, name } => register::unregister(scope.scope(), &name),
         Command::Status => register::status(),
