@@ -209,3 +209,56 @@ def test_staged_folders_expire(sender_linux_and_program):
     assert not os.path.exists(os.path.dirname(first)), "the expired staging folder is still there"
     assert os.path.exists(second)
     shutil.rmtree(os.path.dirname(second))
+
+
+@pytest.fixture(scope="session")
+def windows_standin(build_dir):
+    """A Windows program that records its arguments (tests/c/record_argv.c)."""
+    from conftest import require_wine, run as run_cmd
+
+    require_wine("wine64")
+    exe = build_dir / "standin" / "thunderbird.exe"
+    exe.parent.mkdir(exist_ok=True)
+    run_cmd(["x86_64-w64-mingw32-gcc", "-std=c99", "-Wall", "-Wextra", "-Werror", "-O1",
+             ROOT / "tests" / "c" / "record_argv.c", "-o", exe])
+    return exe
+
+
+def windows_record(setup):
+    record = setup.root / "record.jsonl"
+    lines = [json.loads(line) for line in record.read_text().splitlines()] if record.exists() else []
+    return [[bytes.fromhex(a).decode() for a in e["argv_hex"]] for e in lines]
+
+
+@pytest.mark.parametrize("sender", ["wine64"], indirect=True)
+def test_thunderbird_and_mailto_from_the_windows_dll(sender, setup, windows_standin):
+    from conftest import wine_path
+
+    record = {"MAPISHIM_STANDIN_RECORD": wine_path(setup.root / "record.jsonl")}
+    composer_config(setup, "thunderbird", toml_string(wine_path(windows_standin)))
+    codes, proc = send(sender, setup, *hostile_send_args(MAPI_DIALOG), **record)
+    assert codes == [0], proc.stderr
+    [argv] = windows_record(setup)
+    assert argv[0] == "-compose" and len(argv) == 2
+    fields = _thunderbird_fields(argv[1])
+    assert set(fields) == {"to", "cc", "bcc", "subject", "body", "attachment"}, fields
+    assert fields["subject"] == HOSTILE_SUBJECT.replace("'", "\u2019")
+    urls = fields["attachment"].split(",")
+    prefix = sender.env["WINEPREFIX"]
+    digest = lambda data: hashlib.sha256(data).hexdigest()  # noqa: E731
+    found = []
+    for url in urls:
+        path = urllib.parse.unquote(urllib.parse.urlparse(url).path)  # /C:/users/…
+        drive, rest = path.lstrip("/").split(":", 1)
+        with open(f"{prefix}/dosdevices/{drive.lower()}:{rest}", "rb") as f:
+            found.append((os.path.basename(rest), digest(f.read())))
+    # The caller deleted its files when the call returned; the staged copies remain.
+    assert found == [(STAGED_NAMES[0], digest(CONTENT.encode())), (STAGED_NAMES[1], digest(b"second"))]
+
+    os.remove(setup.root / "record.jsonl")
+    composer_config(setup, "mailto", toml_string(wine_path(windows_standin)))
+    codes, _ = send(sender, setup, *hostile_send_args(MAPI_DIALOG), **record)
+    assert codes == [0]
+    [[url]] = windows_record(setup)
+    query = urllib.parse.parse_qs(urllib.parse.urlparse(url).query)
+    assert query["subject"] == [HOSTILE_SUBJECT]
