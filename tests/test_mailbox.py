@@ -316,3 +316,21 @@ def listed_unread_unchanged(mapishim, setup):
 
     out = run([mapishim, "mailbox", "list", "--unread"], env=setup.env()).stdout
     return [line.split("\t")[0] for line in out.splitlines()]
+
+
+def test_strings_arrive_in_the_ansi_code_page(setup, generated, dist, build_dir):
+    walker = Runner("linux", compile_c(dist, build_dir, C_DIR / "mailbox_walk.c", "mailbox_walk"))
+    box = Box(setup, generated, "normal")
+    setup.config_args["text"] = setup.config_args["text"].replace('ansi_codepage = "utf-8"', 'ansi_codepage = "windows-1252"')
+    checked = 0
+    for message in box.info["messages"]:
+        subject = message["expect"].get("subject", "")
+        if subject.isascii():
+            continue
+        proc = box.run(walker, "read", message["id"], str(MAPI_PEEK | MAPI_SUPPRESS_ATTACH))
+        line = next(l for l in proc.stdout.splitlines() if l.startswith("subject="))
+        # Characters windows-1252 lacks become "?", one per character.
+        want = "".join(c if c.encode("cp1252", "ignore") else "?" for c in subject).encode("cp1252")
+        assert bytes.fromhex(line[8:]) == want, message["id"]
+        checked += 1
+    assert checked >= 3
