@@ -202,6 +202,6 @@ def test_logon_flushes_the_spool(linux_suite, setup):
     assert rc(run_case(linux_suite, setup, "send_one")) == 0
     assert len(spool(setup)) == 1
     with Server(port=port) as server:
-        proc = run_case(linux_suite, setup, "no_mailbox")  # MAPILogon, no send
+        proc = run_case(linux_suite, setup, "logon_only")  # MAPILogon, no send
         assert proc.returncode == 0, proc.stderr
     assert len(server.messages) == 1 and spool(setup) == []

@@ -350,6 +350,14 @@ static void case_no_mailbox(void)
     CHECK_RC(api.Logoff(session, 0, 0, 0), SUCCESS_SUCCESS);
 }
 
+/* Only a session: for tests of what MAPILogon does by itself. */
+static void case_logon_only(void)
+{
+    LHANDLE session = 0;
+    CHECK_RC(api.Logon(0, NULL, NULL, MAPI_NEW_SESSION, 0, &session), SUCCESS_SUCCESS);
+    CHECK_RC(api.Logoff(session, 0, 0, 0), SUCCESS_SUCCESS);
+}
+
 static void case_send_documents(void)
 {
     char paths[2200];
@@ -709,6 +717,7 @@ static const Case cases[] = {
     {"resolve", case_resolve},
     {"free_buffer", case_free_buffer},
     {"no_mailbox", case_no_mailbox},
+    {"logon_only", case_logon_only},
     {"send_documents", case_send_documents},
     {"working_directory", case_working_directory},
     {"threads", case_threads},
