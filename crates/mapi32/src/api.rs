@@ -152,28 +152,62 @@ pub(crate) unsafe fn send_documents(
     code("MAPISendDocuments", result)
 }
 
-/// Lays out one `MapiRecipDesc` with its strings and entry ID in a single freeable block.
-fn recipient_block(
-    mailbox: &Mailbox,
+/// One recipient's strings and entry ID, encoded, before they are laid out in a block.
+struct RecipParts {
     class: ULONG,
+    name: Vec<u8>,
+    address: Vec<u8>,
+    entry_id: Vec<u8>,
+}
+
+impl RecipParts {
+    fn new(class: ULONG, mailbox: &Mailbox, encode: &impl Fn(&str) -> Vec<u8>) -> Self {
+        RecipParts {
+            class,
+            name: encode(mailbox.display()),
+            address: format!("SMTP:{}", mailbox.address).into_bytes(),
+            entry_id: entry_id(mailbox),
+        }
+    }
+
+    /// Bytes its strings and entry ID take in a block.
+    fn data_len(&self) -> usize {
+        self.name.len() + self.address.len() + self.entry_id.len() + 2
+    }
+
+    /// Copies the strings and entry ID into `block`; returns the descriptor pointing there.
+    fn write(&self, block: &mut BlockWriter) -> MapiRecipDesc {
+        MapiRecipDesc {
+            ulReserved: 0,
+            ulRecipClass: self.class,
+            lpszName: block.put(&self.name, true).cast::<c_char>(),
+            lpszAddress: block.put(&self.address, true).cast::<c_char>(),
+            ulEIDSize: self.entry_id.len() as ULONG,
+            lpEntryID: block.put(&self.entry_id, false).cast(),
+        }
+    }
+}
+
+/// Lays out recipients as one array block (one `MapiRecipDesc` for `MAPIResolveName`),
+/// strings and entry IDs included, freed with one `MAPIFreeBuffer`.
+fn recipients_block(
+    recipients: &[(ULONG, Mailbox)],
     encode: impl Fn(&str) -> Vec<u8>,
 ) -> *mut MapiRecipDesc {
-    let name = encode(mailbox.display());
-    let address = format!("SMTP:{}", mailbox.address).into_bytes();
-    let id = entry_id(mailbox);
-    let size = std::mem::size_of::<MapiRecipDesc>() + name.len() + address.len() + id.len() + 2;
+    let parts: Vec<RecipParts> = recipients
+        .iter()
+        .map(|(class, m)| RecipParts::new(*class, m, &encode))
+        .collect();
+    let size = parts.len().max(1) * std::mem::size_of::<MapiRecipDesc>()
+        + 8
+        + parts.iter().map(RecipParts::data_len).sum::<usize>();
     let mut block = BlockWriter::new(size);
-    let desc = block.reserve::<MapiRecipDesc>();
-    let recip = MapiRecipDesc {
-        ulReserved: 0,
-        ulRecipClass: class,
-        lpszName: block.put(&name, true).cast::<c_char>(),
-        lpszAddress: block.put(&address, true).cast::<c_char>(),
-        ulEIDSize: id.len() as ULONG,
-        lpEntryID: block.put(&id, false).cast(),
-    };
-    // SAFETY: `desc` is aligned room for one MapiRecipDesc inside the block.
-    unsafe { desc.write(recip) };
+    let array = block.reserve_array::<MapiRecipDesc>(parts.len().max(1));
+    for (i, part) in parts.iter().enumerate() {
+        let desc = part.write(&mut block);
+        // SAFETY: the array has room for parts.len() descriptors; i is in range.
+        unsafe { array.add(i).write(desc) };
+    }
     block.finish().cast()
 }
 
@@ -198,7 +232,7 @@ pub(crate) unsafe fn resolve_name(
             .ok_or_else(|| MapiError::new(abi::MAPI_E_UNKNOWN_RECIPIENT, "empty name"))?;
         let mailbox = runtime.resolve_for(lhSession, &name, false)?;
         let decoder = runtime.settings.decoder;
-        let block = recipient_block(&mailbox, abi::MAPI_TO, |s| decoder.encode_ansi(s));
+        let block = recipients_block(&[(abi::MAPI_TO, mailbox)], |s| decoder.encode_ansi(s));
         // SAFETY: non-NULL (checked) and writable per the contract; written only on success.
         unsafe { lppRecip.write_unaligned(block) };
         Ok(())
@@ -303,27 +337,22 @@ fn message_block(message: &ReadMessage, decoder: TextDecoder) -> *mut MapiMessag
         #[cfg(not(unix))]
         decoder.encode_ansi(&p.to_string_lossy())
     };
-    struct Recip {
-        class: ULONG,
-        name: Vec<u8>,
-        address: Vec<u8>,
-        id: Vec<u8>,
-    }
+    // Read recipients keep the store's display name, which may be empty.
     let recip = |r: &ReadRecipient| {
         let bare = r.address.strip_prefix("SMTP:").unwrap_or(&r.address);
         let mailbox = Mailbox {
             name: Some(r.name.clone()).filter(|n| !n.is_empty()),
             address: bare.to_string(),
         };
-        Recip {
+        RecipParts {
             class: r.class,
             name: text(&r.name),
             address: text(&r.address),
-            id: entry_id(&mailbox),
+            entry_id: entry_id(&mailbox),
         }
     };
     let originator = message.originator.as_ref().map(recip);
-    let recipients: Vec<Recip> = message.recipients.iter().map(recip).collect();
+    let recipients: Vec<RecipParts> = message.recipients.iter().map(recip).collect();
     let files: Vec<(Vec<u8>, Vec<u8>)> = message
         .attachments
         .iter()
@@ -334,7 +363,6 @@ fn message_block(message: &ReadMessage, decoder: TextDecoder) -> *mut MapiMessag
     let date = message.date_received.as_deref().map(text);
     let conversation = message.conversation_id.as_deref().map(text);
 
-    let recip_bytes = |r: &Recip| r.name.len() + r.address.len() + r.id.len() + 2;
     let size = std::mem::size_of::<MapiMessage>()
         + (1 + recipients.len()) * std::mem::size_of::<MapiRecipDesc>()
         + files.len() * std::mem::size_of::<MapiFileDesc>()
@@ -343,7 +371,7 @@ fn message_block(message: &ReadMessage, decoder: TextDecoder) -> *mut MapiMessag
         + note.as_ref().map_or(0, |n| n.len() + 1)
         + date.as_ref().map_or(0, |d| d.len() + 1)
         + conversation.as_ref().map_or(0, |c| c.len() + 1)
-        + originator.iter().chain(&recipients).map(recip_bytes).sum::<usize>()
+        + originator.iter().chain(&recipients).map(RecipParts::data_len).sum::<usize>()
         + files.iter().map(|(p, n)| p.len() + n.len() + 2).sum::<usize>();
     let mut block = BlockWriter::new(size);
     let head = block.reserve::<MapiMessage>();
@@ -360,21 +388,13 @@ fn message_block(message: &ReadMessage, decoder: TextDecoder) -> *mut MapiMessag
     let lpszNoteText = put_text(&note);
     let lpszDateReceived = put_text(&date);
     let lpszConversationID = put_text(&conversation);
-    let mut desc = |r: &Recip| MapiRecipDesc {
-        ulReserved: 0,
-        ulRecipClass: r.class,
-        lpszName: block.put(&r.name, true).cast::<c_char>(),
-        lpszAddress: block.put(&r.address, true).cast::<c_char>(),
-        ulEIDSize: r.id.len() as ULONG,
-        lpEntryID: block.put(&r.id, false).cast(),
-    };
     if let Some(o) = &originator {
-        let d = desc(o);
+        let d = o.write(&mut block);
         // SAFETY: `origin_desc` is aligned room for one MapiRecipDesc inside the block.
         unsafe { origin_desc.write(d) };
     }
     for (i, r) in recipients.iter().enumerate() {
-        let d = desc(r);
+        let d = r.write(&mut block);
         // SAFETY: `recip_array` has room for recipients.len() descriptors; i is in range.
         unsafe { recip_array.add(i).write(d) };
     }
@@ -486,45 +506,6 @@ pub(crate) unsafe fn delete_mail(
         runtime.delete_mail(&id)
     })();
     code("MAPIDeleteMail", result)
-}
-
-/// Lays out several recipients as one freeable array block.
-fn recipients_block(
-    recipients: &[(ULONG, Mailbox)],
-    encode: impl Fn(&str) -> Vec<u8>,
-) -> *mut MapiRecipDesc {
-    let parts: Vec<(ULONG, Vec<u8>, Vec<u8>, Vec<u8>)> = recipients
-        .iter()
-        .map(|(class, m)| {
-            (
-                *class,
-                encode(m.display()),
-                format!("SMTP:{}", m.address).into_bytes(),
-                entry_id(m),
-            )
-        })
-        .collect();
-    let size = recipients.len() * std::mem::size_of::<MapiRecipDesc>()
-        + 8
-        + parts
-            .iter()
-            .map(|(_, n, a, i)| n.len() + a.len() + i.len() + 2)
-            .sum::<usize>();
-    let mut block = BlockWriter::new(size);
-    let array = block.reserve_array::<MapiRecipDesc>(parts.len().max(1));
-    for (i, (class, name, address, id)) in parts.iter().enumerate() {
-        let d = MapiRecipDesc {
-            ulReserved: 0,
-            ulRecipClass: *class,
-            lpszName: block.put(name, true).cast::<c_char>(),
-            lpszAddress: block.put(address, true).cast::<c_char>(),
-            ulEIDSize: id.len() as ULONG,
-            lpEntryID: block.put(id, false).cast(),
-        };
-        // SAFETY: the array has room for parts.len() descriptors; i is in range.
-        unsafe { array.add(i).write(d) };
-    }
-    block.finish().cast()
 }
 
 /// # Safety

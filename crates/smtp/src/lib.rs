@@ -128,19 +128,6 @@ fn stuffed(text: &str) -> String {
     out
 }
 
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn content_is_dot_stuffed_and_terminated() {
-        assert_eq!(
-            super::stuffed(".a\r\nb\r\n..c\r\n"),
-            "..a\r\nb\r\n...c\r\n.\r\n"
-        );
-        assert_eq!(super::stuffed("no newline"), "no newline\r\n.\r\n");
-        assert_eq!(super::stuffed("lf only\n"), "lf only\r\n.\r\n");
-    }
-}
-
 struct Pooled {
     connection: SmtpConnection,
     idle_since: Instant,
@@ -435,5 +422,18 @@ impl SmtpBackend {
             remaining = summary.remaining,
             "spool flushed {occasion}"
         );
+    }
+}
+
+#[cfg(test)]
+mod content_tests {
+    #[test]
+    fn content_is_dot_stuffed_and_terminated() {
+        assert_eq!(
+            super::stuffed(".a\r\nb\r\n..c\r\n"),
+            "..a\r\nb\r\n...c\r\n.\r\n"
+        );
+        assert_eq!(super::stuffed("no newline"), "no newline\r\n.\r\n");
+        assert_eq!(super::stuffed("lf only\n"), "lf only\r\n.\r\n");
     }
 }
