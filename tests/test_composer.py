@@ -10,6 +10,7 @@ import time
 import urllib.parse
 
 import pytest
+from composer_standin import thunderbird_fields
 from conftest import ROOT, run, send, toml_string
 
 MAPI_DIALOG = 0x8
@@ -109,19 +110,11 @@ def test_thunderbird_fields_cannot_break_out(linux_sender, setup):
     assert codes == [0]
     started, done = events(setup.root / "record.jsonl")
     assert started["argv"][0] == "-compose" and len(started["argv"]) == 2
-    fields = _thunderbird_fields(started["argv"][1])
+    fields = thunderbird_fields(started["argv"][1])
     assert set(fields) == {"to", "cc", "bcc", "subject", "body", "attachment"}, fields
     assert fields["to"] == "to@example.org" and fields["bcc"] == "hidden@example.org"
     assert fields["subject"] == HOSTILE_SUBJECT.replace("'", "\u2019")
     check_files(done)
-
-
-def _thunderbird_fields(value):
-    fields = {}
-    for part in value.split("',"):
-        key, _, rest = part.partition("='")
-        fields[key] = rest[:-1] if rest.endswith("'") else rest
-    return fields
 
 
 def test_mailto_url_is_encoded_and_attachments_are_logged(linux_sender, setup):
@@ -240,7 +233,7 @@ def test_thunderbird_and_mailto_from_the_windows_dll(sender, setup, windows_stan
     assert codes == [0], proc.stderr
     [argv] = windows_record(setup)
     assert argv[0] == "-compose" and len(argv) == 2
-    fields = _thunderbird_fields(argv[1])
+    fields = thunderbird_fields(argv[1])
     assert set(fields) == {"to", "cc", "bcc", "subject", "body", "attachment"}, fields
     assert fields["subject"] == HOSTILE_SUBJECT.replace("'", "\u2019")
     urls = fields["attachment"].split(",")
