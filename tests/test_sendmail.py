@@ -76,3 +76,18 @@ def linux_sender_runner(linux_sender):
     from conftest import Runner
 
     return Runner("linux", linux_sender)
+
+
+def test_a_program_that_exits_without_reading_cannot_kill_the_caller(linux_sender_runner, setup):
+    """No SIGPIPE: the message is not written into a pipe the program may have closed."""
+    big = setup.root / "big.bin"
+    big.write_bytes(b"x" * (4 << 20))
+    setup.write_config(
+        text=(
+            'backend = "sendmail"\nfrom = "a@example.org"\n[outbox]\ndir = {outbox}\n[log]\nfile = {log}\n'
+            '[sendmail]\nprogram = "/bin/false"\n'
+        )
+    )
+    codes, proc = send(linux_sender_runner, setup, "--to", "SMTP:to@example.org", "--attach", str(big))
+    assert codes == [2], (proc.returncode, proc.stderr)
+    assert "sendmail refused the message" in setup.log.read_text()

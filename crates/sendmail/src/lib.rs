@@ -12,7 +12,7 @@ use mapishim_abi as abi;
 use mapishim_core::config::SendmailSettings;
 use mapishim_core::mime::{self, BccHeader};
 use mapishim_core::{Backend, Delivery, MapiError, Message, Result};
-use std::io::{Read, Write};
+use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::PathBuf;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::mpsc;
@@ -49,19 +49,18 @@ impl SendmailBackend {
     }
 
     fn pipe(&self, message: &Message) -> std::result::Result<(), String> {
-        let data = mime::to_vec(message, BccHeader::Omit);
+        // The message reaches the program's stdin from an unlinked temporary file, not a
+        // pipe: a program that exits before reading everything would make a pipe write
+        // raise SIGPIPE, which kills the host process (a library cannot ignore it).
+        let input = message_file(message)
+            .map_err(|e| format!("cannot stage the message for {}: {e}", self.settings.program.display()))?;
         let mut child = self
             .command(message)
-            .stdin(Stdio::piped())
+            .stdin(Stdio::from(input))
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
             .map_err(|e| format!("cannot start {}: {e}", self.settings.program.display()))?;
-        let mut stdin = child.stdin.take().expect("stdin was piped");
-        // Writing from another thread: a program that answers on stderr before reading all
-        // of its input must not deadlock us.
-        let (written_tx, written) = mpsc::channel();
-        std::thread::spawn(move || written_tx.send(stdin.write_all(&data)));
         let output = collect_output(&mut child);
         let timeout = Duration::from_secs(self.settings.timeout_secs);
         let Some(status) = wait_with_timeout(&mut child, timeout) else {
@@ -73,9 +72,8 @@ impl SendmailBackend {
                 self.settings.timeout_secs
             ));
         };
-        // A program that exited has read what it wanted; a background child it left behind
-        // (queue runners do that) may keep the pipes open, so these waits are bounded too.
-        let written = written.recv_timeout(PIPE_GRACE).unwrap_or(Ok(()));
+        // A background child the program left behind (queue runners do that) may keep the
+        // output pipes open, so this wait is bounded too.
         let output = output.recv_timeout(PIPE_GRACE).unwrap_or_default();
         let output = output.trim();
         match status {
@@ -88,20 +86,25 @@ impl SendmailBackend {
                     output
                 }
             )),
-            _ => match written {
-                Err(e) => Err(format!(
-                    "{} exited before reading the whole message: {e}",
-                    self.settings.program.display()
-                )),
-                Ok(()) => {
-                    if !output.is_empty() {
-                        tracing::info!("sendmail said: {output}");
-                    }
-                    Ok(())
+            _ => {
+                if !output.is_empty() {
+                    tracing::info!("sendmail said: {output}");
                 }
-            },
+                Ok(())
+            }
         }
     }
+}
+
+/// The rendered message (no Bcc header) in an unlinked temporary file, rewound.
+fn message_file(message: &Message) -> std::io::Result<std::fs::File> {
+    let mut file = tempfile::tempfile()?;
+    let mut out = std::io::BufWriter::new(&mut file);
+    mime::write_message(message, BccHeader::Omit, &mut out)?;
+    out.flush()?;
+    drop(out);
+    file.seek(SeekFrom::Start(0))?;
+    Ok(file)
 }
 
 /// Reads stdout and stderr to the end in the background; keeps the last `MAX_STDERR` bytes.
