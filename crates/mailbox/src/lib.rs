@@ -27,8 +27,8 @@ use std::ffi::OsString;
 use std::fs;
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
 /// Bounds on what one call may cost; the defaults suit any real mailbox.
@@ -302,6 +302,30 @@ pub struct Store {
     /// FIFO sort keys by ID, checked against size and time; kept after a delete so that a
     /// deleted seed still has a position.
     dates: Mutex<HashMap<String, CachedDate>>,
+    /// The last listing of each folder, valid while its `cur/` and `new/` are unchanged.
+    listings: Mutex<HashMap<Folder, Listing>>,
+}
+
+struct Listing {
+    stamp: FolderStamp,
+    entries: Arc<Vec<Entry>>,
+    /// Sorted views by (unread only, FIFO).
+    ordered: HashMap<(bool, bool), Arc<Vec<(i64, Entry)>>>,
+}
+
+type FolderStamp = (SystemTime, SystemTime);
+
+/// How long a folder must be unchanged before its listing is cached: a file system with
+/// coarse time stamps (FAT: 2 s) could otherwise hide a change made in the same tick.
+const SETTLE: std::time::Duration = std::time::Duration::from_secs(3);
+
+/// The modification times of `cur/` and `new/`, when both are settled.
+fn folder_stamp(dir: &Path) -> Option<FolderStamp> {
+    let time = |sub: &str| fs::metadata(dir.join(sub)).and_then(|m| m.modified()).ok();
+    let stamp = (time("cur")?, time("new")?);
+    let now = SystemTime::now();
+    let settled = |t: SystemTime| now.duration_since(t).is_ok_and(|age| age >= SETTLE);
+    (settled(stamp.0) && settled(stamp.1)).then_some(stamp)
 }
 
 fn same_folder(a: &Path, b: &Path) -> bool {
@@ -326,6 +350,7 @@ impl Store {
             trash,
             limits: Limits::default(),
             dates: Mutex::new(HashMap::new()),
+            listings: Mutex::new(HashMap::new()),
         }
     }
 
@@ -346,7 +371,7 @@ impl Store {
     /// do not start with a dot count: symlinks, subfolders (Maildir++ folders live beside
     /// `cur/`, never inside) and special files are skipped. When a unique name is in both,
     /// `cur/` wins.
-    fn scan(&self, folder: Folder) -> Result<Vec<Entry>> {
+    fn scan_uncached(&self, folder: Folder) -> Result<Vec<Entry>> {
         let Some(dir) = self.folder_path(folder) else {
             return Ok(Vec::new());
         };
@@ -398,11 +423,43 @@ impl Store {
         Ok(found.into_values().collect())
     }
 
+    /// The folder's messages, from the cache while `cur/` and `new/` are unchanged: a
+    /// caller walking a big mailbox with MAPIFindNext would otherwise list the folder once
+    /// per message. Any delivery, rename or removal changes a folder's modification time.
+    fn scan(&self, folder: Folder) -> Result<Arc<Vec<Entry>>> {
+        let stamp = self.folder_path(folder).and_then(folder_stamp);
+        if let Some(stamp) = stamp {
+            let cache = self.listings.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some(listing) = cache.get(&folder).filter(|l| l.stamp == stamp) {
+                return Ok(listing.entries.clone());
+            }
+        }
+        let entries = Arc::new(self.scan_uncached(folder)?);
+        let mut cache = self.listings.lock().unwrap_or_else(|p| p.into_inner());
+        match stamp {
+            Some(stamp) => {
+                cache.insert(
+                    folder,
+                    Listing {
+                        stamp,
+                        entries: entries.clone(),
+                        ordered: HashMap::new(),
+                    },
+                );
+            }
+            None => {
+                cache.remove(&folder);
+            }
+        }
+        Ok(entries)
+    }
+
     fn lookup(&self, id: &str) -> Result<Entry> {
         let folder = parse_id(id).ok_or_else(|| invalid(id))?;
         self.scan(folder)?
-            .into_iter()
+            .iter()
             .find(|e| e.id == id)
+            .cloned()
             .ok_or_else(|| invalid(id))
     }
 
@@ -446,15 +503,35 @@ impl Store {
         date
     }
 
-    /// The folder's messages in MAPIFindNext order, each with its sort date (0 unless FIFO).
-    fn ordered(&self, folder: Folder, opts: FindOptions) -> Result<Vec<(i64, Entry)>> {
-        let mut keyed: Vec<(i64, Entry)> = self
-            .scan(folder)?
-            .into_iter()
+    /// The folder's messages in MAPIFindNext order, each with its sort date (0 unless FIFO);
+    /// cached with the listing it was sorted from.
+    fn ordered(&self, folder: Folder, opts: FindOptions) -> Result<Arc<Vec<(i64, Entry)>>> {
+        let entries = self.scan(folder)?;
+        let key = (opts.unread_only, opts.fifo);
+        {
+            let cache = self.listings.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some(sorted) = cache
+                .get(&folder)
+                .filter(|l| Arc::ptr_eq(&l.entries, &entries))
+                .and_then(|l| l.ordered.get(&key))
+            {
+                return Ok(sorted.clone());
+            }
+        }
+        let mut keyed: Vec<(i64, Entry)> = entries
+            .iter()
             .filter(|e| !opts.unread_only || e.unread())
-            .map(|e| (if opts.fifo { self.fifo_date(&e) } else { 0 }, e))
+            .map(|e| (if opts.fifo { self.fifo_date(e) } else { 0 }, e.clone()))
             .collect();
         keyed.sort_by(|a, b| (a.0, &a.1.id).cmp(&(b.0, &b.1.id)));
+        let keyed = Arc::new(keyed);
+        let mut cache = self.listings.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(listing) = cache
+            .get_mut(&folder)
+            .filter(|l| Arc::ptr_eq(&l.entries, &entries))
+        {
+            listing.ordered.insert(key, keyed.clone());
+        }
         Ok(keyed)
     }
 
@@ -493,14 +570,15 @@ impl Store {
                 Some((date, s.to_string()))
             }
         };
-        self.ordered(Folder::Inbox, opts)?
-            .into_iter()
-            .find(|(date, e)| {
-                seed_key
-                    .as_ref()
-                    .is_none_or(|(sd, sid)| (*date, &e.id) > (*sd, sid))
-            })
-            .map(|(_, e)| e.id)
+        let ordered = self.ordered(Folder::Inbox, opts)?;
+        // Sorted by (date, ID), so the message after the seed is found by bisection.
+        let next = match &seed_key {
+            None => 0,
+            Some((sd, sid)) => ordered.partition_point(|(date, e)| (*date, &e.id) <= (*sd, sid)),
+        };
+        ordered
+            .get(next)
+            .map(|(_, e)| e.id.clone())
             .ok_or_else(|| MapiError::new(abi::MAPI_E_NO_MESSAGES, "no more messages"))
     }
 
@@ -512,9 +590,9 @@ impl Store {
         };
         Ok(self
             .ordered(folder, opts)?
-            .into_iter()
+            .iter()
             .map(|(_, e)| {
-                let head = self.head(&e).unwrap_or_default();
+                let head = self.head(e).unwrap_or_default();
                 // Envelope-only parsing writes nothing, so no attachment folder is needed.
                 let (message, date) =
                     match read::parse(&head, envelope, &self.limits, Path::new("")) {
@@ -524,9 +602,9 @@ impl Store {
                 Summary {
                     date_received: date.or_else(|| e.mtime_secs()).and_then(format_date),
                     flags: e.mapi_flags() | message.flags,
-                    id: e.id,
+                    id: e.id.clone(),
                     folder: e.folder,
-                    path: e.path,
+                    path: e.path.clone(),
                     size: e.len,
                     subject: message.subject,
                     originator: message.originator,

@@ -52,8 +52,12 @@ impl SendmailBackend {
         // The message reaches the program's stdin from an unlinked temporary file, not a
         // pipe: a program that exits before reading everything would make a pipe write
         // raise SIGPIPE, which kills the host process (a library cannot ignore it).
-        let input = message_file(message)
-            .map_err(|e| format!("cannot stage the message for {}: {e}", self.settings.program.display()))?;
+        let input = message_file(message).map_err(|e| {
+            format!(
+                "cannot stage the message for {}: {e}",
+                self.settings.program.display()
+            )
+        })?;
         let mut child = self
             .command(message)
             .stdin(Stdio::from(input))
