@@ -155,11 +155,13 @@ pub fn build(resolved: &Resolved, message: &Message, files: &[PathBuf]) -> Comma
                 .map(|f| host_path_of_windows(&prefix, f))
                 .collect();
             // `start /unix` runs a host program from a Windows process (Wine's start.exe).
+            // start.exe joins its arguments again with quotes only around spaces, so no
+            // caller text may travel as an argument: it all goes into one mailto: URL.
             let mut command = Command::new("start.exe");
             command
                 .arg("/unix")
                 .arg(&resolved.program)
-                .args(xdg_email_arguments(message, &host_files));
+                .args(xdg_email_url_arguments(message, &host_files));
             command
         }
         ComposerKind::XdgEmail => {
@@ -207,7 +209,9 @@ fn lf(text: &str) -> String {
 pub fn xdg_email_arguments(message: &Message, files: &[String]) -> Vec<String> {
     let positional = |a: &str| {
         if a.starts_with('-') {
-            format!("mailto:{a}")
+            // As a URL, so that it cannot be an option; encoded, so that `?` or `&` in the
+            // local part cannot add a header.
+            format!("mailto:{}", utf8_percent_encode(a, MAILTO_ADDRESS))
         } else {
             a.to_string()
         }
@@ -232,11 +236,24 @@ pub fn xdg_email_arguments(message: &Message, files: &[String]) -> Vec<String> {
     args
 }
 
+/// `xdg-email --utf8 [--attach FILE]… mailto:…`: every caller text percent-encoded in the
+/// URL, so the arguments hold no quote, backslash or white space of the caller's. The
+/// staged file names hold none of `"`, `\` or control characters either.
+pub fn xdg_email_url_arguments(message: &Message, files: &[String]) -> Vec<String> {
+    let mut args = vec!["--utf8".to_string()];
+    for file in files {
+        args.extend(["--attach".into(), file.clone()]);
+    }
+    args.push(mailto_url(message));
+    args
+}
+
 /// Thunderbird's `-compose` value: `key='value'` fields joined by commas. That syntax has
 /// no escape: a value ends at a quote followed by a comma. So no value may contain a
 /// straight quote: in text it becomes a typographic one (U+2019), in file URLs `%27`, and
-/// commas in URLs become `%2C` (they separate attachments). Addresses are bare
-/// `local@domain` values and carry neither.
+/// commas in URLs become `%2C` (they separate attachments). Addresses are passed as they
+/// are: a quote may stand in a local part (`o'brien@…`), but a validated address never
+/// ends with one and holds no comma, so it cannot end its field.
 pub fn thunderbird_compose_argument(message: &Message, attachment_urls: &[String]) -> String {
     let text = |s: &str| lf(s).replace('\'', "\u{2019}");
     let mut fields = Vec::new();
@@ -245,7 +262,7 @@ pub fn thunderbird_compose_argument(message: &Message, attachment_urls: &[String
         ("cc", &message.cc),
         ("bcc", &message.bcc),
     ] {
-        let joined: Vec<String> = addresses(list).map(text).collect();
+        let joined: Vec<&str> = addresses(list).collect();
         if !joined.is_empty() {
             fields.push(format!("{key}='{}'", joined.join(",")));
         }
@@ -354,6 +371,14 @@ mod tests {
                 "to@example.org",
                 "mailto:-dash@example.org",
             ]
+        );
+        let sneaky = Message {
+            to: vec![mailbox("-x?bcc=evil@example.org")],
+            ..test_message()
+        };
+        assert_eq!(
+            xdg_email_arguments(&sneaky, &[]).last().unwrap(),
+            "mailto:-x%3Fbcc%3Devil@example.org"
         );
         let blank = Message {
             subject: "  ".into(),

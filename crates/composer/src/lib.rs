@@ -11,21 +11,24 @@ mod stage;
 
 use mapishim_core::config::{ComposerKind, ComposerSettings};
 use mapishim_core::{Delivery, MapiError, Message, Result};
-use std::io::Read;
+use std::fs::File;
+use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
-pub use command::{mailto_url, thunderbird_compose_argument, xdg_email_arguments};
+pub use command::{
+    mailto_url, thunderbird_compose_argument, xdg_email_arguments, xdg_email_url_arguments,
+};
 pub use stage::{Staging, default_staging_root};
 
 /// How long `MAPI_DIALOG` waits for a composer that exits at once with an error (for
 /// example xdg-email without a configured mail client). A composer still running then has
 /// started; `MAPI_DIALOG_MODELESS` does not wait at all.
 const STARTUP_GRACE: Duration = Duration::from_millis(1500);
-/// Lines of a composer's error output kept for the log.
-const STDERR_LINES: usize = 20;
+/// Bytes of a composer's error output kept for the log.
+const STDERR_BYTES: u64 = 4096;
 
 /// A composer kind resolved to the program that runs it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -86,10 +89,17 @@ impl Launcher {
             _ => self.staging.stage(message)?,
         };
         let mut command = command::build(&resolved, message, &files);
+        // Error output goes to an unlinked temporary file, not a pipe: the mail client the
+        // launcher starts inherits it and may live for hours; nobody has to drain it.
+        let errors = tempfile::tempfile()
+            .map_err(|e| MapiError::failure(format!("no temporary file for the composer: {e}")))?;
+        let child_errors = errors
+            .try_clone()
+            .map_err(|e| MapiError::failure(format!("no temporary file for the composer: {e}")))?;
         command
             .stdin(Stdio::null())
             .stdout(Stdio::null())
-            .stderr(Stdio::piped());
+            .stderr(Stdio::from(child_errors));
         hide_console(&mut command);
         let child = command.spawn().map_err(|e| {
             tracing::error!(program = %resolved.program.display(), "composer did not start: {e}");
@@ -105,7 +115,7 @@ impl Launcher {
             modeless = message.modeless,
             "composer started"
         );
-        let early_exit = supervise(child, resolved.kind.name());
+        let early_exit = supervise(child, errors, resolved.kind.name());
         if !message.modeless {
             if let Ok(Some(failure)) = early_exit.recv_timeout(STARTUP_GRACE) {
                 return Err(MapiError::failure(failure));
@@ -116,29 +126,20 @@ impl Launcher {
 }
 
 /// Reaps the composer in the background, logging how it ended. The channel reports an
-/// early failure (exit status and error output) to a `MAPI_DIALOG` call still waiting.
-fn supervise(mut child: Child, kind: &'static str) -> mpsc::Receiver<Option<String>> {
+/// early failure (exit status and the end of its error output) to a `MAPI_DIALOG` call
+/// still waiting.
+fn supervise(mut child: Child, errors: File, kind: &'static str) -> mpsc::Receiver<Option<String>> {
     let (tx, rx) = mpsc::channel();
-    let stderr = child.stderr.take();
     let spawned = std::thread::Builder::new()
         .name("mapishim-composer".into())
         .spawn(move || {
-            let mut output = String::new();
-            if let Some(mut stderr) = stderr {
-                let mut bytes = Vec::new();
-                // Reading to EOF also keeps the composer from blocking on a full pipe.
-                let _ = stderr.read_to_end(&mut bytes);
-                let text = String::from_utf8_lossy(&bytes);
-                let lines: Vec<&str> = text.lines().rev().take(STDERR_LINES).collect();
-                output = lines.into_iter().rev().collect::<Vec<_>>().join(" | ");
-            }
             let failure = match child.wait() {
                 Ok(status) if status.success() => {
                     tracing::debug!(kind, "composer launcher exited");
                     None
                 }
                 Ok(status) => {
-                    let why = format!("composer {kind} failed ({status}): {output}");
+                    let why = format!("composer {kind} failed ({status}): {}", tail(errors));
                     tracing::error!("{why}");
                     Some(why)
                 }
@@ -153,6 +154,17 @@ fn supervise(mut child: Child, kind: &'static str) -> mpsc::Receiver<Option<Stri
         tracing::warn!("no thread to watch the composer: {e}");
     }
     rx
+}
+
+/// The last lines of what the composer wrote to its error output, on one line.
+fn tail(mut errors: File) -> String {
+    let end = errors.seek(SeekFrom::End(0)).unwrap_or(0);
+    let _ = errors.seek(SeekFrom::Start(end.saturating_sub(STDERR_BYTES)));
+    let mut bytes = Vec::new();
+    let _ = errors.take(STDERR_BYTES).read_to_end(&mut bytes);
+    let text = String::from_utf8_lossy(&bytes);
+    let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+    lines.join(" | ")
 }
 
 #[cfg(windows)]

@@ -105,7 +105,13 @@ pub struct Composer<'a> {
     /// The configured `from`; `None` falls back to `user@hostname`.
     pub from: Option<&'a Mailbox>,
     pub book: &'a AddressBook,
+    /// Resolves a name before the address book does (a plugin's or provider's directory);
+    /// `None` from it means "not mine, ask the book".
+    pub resolver: Option<&'a NameResolver<'a>>,
 }
+
+/// A backend's name resolution, as [`Composer`] consults it.
+pub type NameResolver<'a> = dyn Fn(&str) -> Option<Result<Mailbox>> + Sync + 'a;
 
 impl Composer<'_> {
     fn text(&self, raw: Option<&RawText>, utf8: bool, field: &str) -> String {
@@ -277,7 +283,12 @@ impl Composer<'_> {
         name.split(';')
             .map(str::trim)
             .filter(|p| !p.is_empty())
-            .map(|part| self.book.resolve(part))
+            .map(
+                |part| match self.resolver.and_then(|resolve| resolve(part)) {
+                    Some(resolved) => resolved,
+                    None => self.book.resolve(part),
+                },
+            )
             .collect()
     }
 
@@ -497,6 +508,7 @@ mod tests {
             decoder: TextDecoder::default(),
             from: Some(&from),
             book: &book,
+            resolver: None,
         }
         .prepare(req)
     }

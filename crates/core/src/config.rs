@@ -618,6 +618,17 @@ impl Settings {
             retention_hours: c.retention_hours.unwrap_or(DEFAULT_RETENTION_HOURS),
         });
         if let Some(c) = &file.composer {
+            if c.retention_hours == Some(0) {
+                // Another call, or another program, may still be handing those files on.
+                return Err(error(
+                    None,
+                    Some("composer.retention_hours"),
+                    "must be at least 1: staged files must outlive the composer reading them"
+                        .into(),
+                ));
+            }
+        }
+        if let Some(c) = &file.composer {
             if *c.kind.get_ref() == ComposerKind::None {
                 return Err(error(
                     Some(c.kind.span()),
@@ -899,6 +910,30 @@ level = "debug"
         let e =
             Settings::from_toml("[mailbox]\nmaildir = \"/m\"\ntrash = \"\"\n", None).unwrap_err();
         assert_eq!((e.line, e.key.as_deref()), (Some(3), Some("mailbox.trash")));
+    }
+
+    #[test]
+    fn composer_and_routes() {
+        let e = Settings::from_toml("[composer]\nkind = \"mailto\"\nretention_hours = 0\n", None)
+            .unwrap_err();
+        assert_eq!(e.key.as_deref(), Some("composer.retention_hours"));
+        let e = Settings::from_toml("[[route]]\napp = \"x*\"\nbackend = \"forward\"\n", None)
+            .unwrap_err();
+        assert_eq!((e.line, e.key.as_deref()), (Some(3), Some("route.backend")));
+        let s = Settings::from_toml(
+            "[composer]\nkind = \"thunderbird\"\nprogram = \"/opt/tb\"\n[[route]]\napp = \"SAGE*.exe\"\ncomposer = \"mailto\"\n[[route]]\napp = \"scan*\"\ncomposer = \"none\"\n",
+            None,
+        )
+        .unwrap();
+        let sage = s.clone().for_app("sage50.EXE");
+        let composer = sage.composer.unwrap();
+        assert_eq!(
+            (composer.kind, composer.program),
+            (ComposerKind::Mailto, None)
+        );
+        assert!(s.clone().for_app("scanner").composer.is_none());
+        let other = s.for_app("writer.exe").composer.unwrap();
+        assert_eq!(other.program, Some(PathBuf::from("/opt/tb")));
     }
 
     #[test]

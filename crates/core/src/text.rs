@@ -166,7 +166,9 @@ pub fn single_line(text: &str) -> String {
 
 /// Characters no attachment name may carry: path separators and what Windows forbids.
 const FILE_NAME_FORBIDDEN: &[char] = &['/', '\\', ':', '*', '?', '"', '<', '>', '|'];
-const MAX_FILE_NAME_CHARS: usize = 200;
+/// File systems limit a name to 255 bytes (not characters): this leaves room for a
+/// ` (n)` suffix.
+const MAX_FILE_NAME_BYTES: usize = 200;
 
 /// Reduces a caller's display name to a bare file name: the last path component, on one
 /// line, without characters any file system refuses. Empty when nothing usable is left.
@@ -183,16 +185,24 @@ pub fn bare_file_name(name: &str) -> String {
         })
         .collect();
     let trimmed = cleaned.trim_matches(|c: char| c == '.' || c == ' ');
-    if trimmed.chars().count() <= MAX_FILE_NAME_CHARS {
-        return trimmed.to_string();
+    truncate_file_name(trimmed, MAX_FILE_NAME_BYTES)
+}
+
+/// `name` cut to at most `max_bytes` of UTF-8 on a character boundary, keeping a short
+/// extension: it decides the content type and how the recipient opens the file.
+pub fn truncate_file_name(name: &str, max_bytes: usize) -> String {
+    if name.len() <= max_bytes {
+        return name.to_string();
     }
-    // Keep the extension: it decides the content type and how the recipient opens it.
-    let (stem, ext) = match trimmed.rfind('.') {
-        Some(dot) if trimmed.len() - dot <= 16 => trimmed.split_at(dot),
-        _ => (trimmed, ""),
+    let (stem, ext) = match name.rfind('.') {
+        Some(dot) if name.len() - dot <= 16 => name.split_at(dot),
+        _ => (name, ""),
     };
-    let keep = MAX_FILE_NAME_CHARS - ext.chars().count();
-    stem.chars().take(keep).chain(ext.chars()).collect()
+    let mut keep = max_bytes.saturating_sub(ext.len());
+    while !stem.is_char_boundary(keep.min(stem.len())) {
+        keep -= 1;
+    }
+    format!("{}{ext}", &stem[..keep.min(stem.len())])
 }
 
 #[cfg(test)]
@@ -240,7 +250,13 @@ mod tests {
         assert_eq!(bare_file_name(".."), "");
         let long = format!("{}.pdf", "x".repeat(500));
         let short = bare_file_name(&long);
-        assert_eq!(short.chars().count(), MAX_FILE_NAME_CHARS);
+        assert_eq!(short.len(), MAX_FILE_NAME_BYTES);
         assert!(short.ends_with(".pdf"));
+        let wide = bare_file_name(&format!("{}.pdf", "日".repeat(100)));
+        assert!(
+            wide.len() <= MAX_FILE_NAME_BYTES && wide.ends_with(".pdf"),
+            "{wide}"
+        );
+        assert!(wide.starts_with("日日"));
     }
 }

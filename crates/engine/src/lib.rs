@@ -13,7 +13,7 @@ use mapishim_core::compose::Composer;
 use mapishim_core::config::DEFAULT_RETENTION_HOURS;
 use mapishim_core::config::{BackendKind, ConfigSource, Settings, file_stamp};
 use mapishim_core::{
-    Backend, Delivery, LogonRequest, Mailbox, MapiError, RawText, Result, SendRequest,
+    Backend, Delivery, LogonRequest, Mailbox, MapiError, Message, RawText, Result, SendRequest,
 };
 use mapishim_mailbox::{FindOptions, ReadMessage, ReadOptions, Store};
 use std::collections::HashMap;
@@ -173,14 +173,19 @@ impl Runtime {
     }
 
     /// `MAPISaveMail`: a new draft, or a replacement for `replace`; returns its ID.
-    pub fn save_mail(&self, request: &SendRequest, replace: Option<&str>) -> Result<String> {
+    pub fn save_mail(
+        &self,
+        session: usize,
+        request: &SendRequest,
+        replace: Option<&str>,
+    ) -> Result<String> {
         let store = self.store()?;
         // A draft needs no recipients, like a dialog request.
         let draft = SendRequest {
             dialog: true,
             ..request.clone()
         };
-        let message = self.composer().prepare(&draft)?;
+        let message = self.prepare(session, &draft)?;
         let id = store.save(&message, replace)?;
         tracing::info!(id = %id, replaced = replace.is_some(), "message saved");
         Ok(id)
@@ -194,10 +199,20 @@ impl Runtime {
     }
 
     /// `MAPIAddress` without a dialog: resolved copies of the given recipients.
-    pub fn address(&self, recipients: &[RawRecipient], utf8: bool) -> Result<Vec<(u32, Mailbox)>> {
+    pub fn address(
+        &self,
+        session: usize,
+        recipients: &[RawRecipient],
+        utf8: bool,
+    ) -> Result<Vec<(u32, Mailbox)>> {
+        let resolver = |name: &str| self.backend.resolve(session, name);
+        let composer = Composer {
+            resolver: Some(&resolver),
+            ..self.composer()
+        };
         let mut resolved = Vec::new();
         for (index, raw) in recipients.iter().enumerate() {
-            let (_, mailboxes) = self.composer().recipient(raw, utf8).map_err(|e| {
+            let (_, mailboxes) = composer.recipient(raw, utf8).map_err(|e| {
                 MapiError::new(
                     e.code(),
                     format!("recipient #{}: {}", index + 1, e.detail()),
@@ -213,20 +228,35 @@ impl Runtime {
             decoder: self.settings.decoder,
             from: self.settings.from.as_ref(),
             book: &self.book,
+            resolver: None,
         }
     }
 
-    /// Resolves and delivers one request: dialog requests to the composer when one is
-    /// configured, otherwise to the backend (DECISIONS.md §1).
-    pub fn send(&self, session: usize, request: &SendRequest) -> Result<Delivery> {
-        if let (true, Some(launcher)) = (request.dialog, &self.composer) {
-            let message = self.composer().prepare(request)?;
-            return launcher.open(&message);
+    /// Prepares `request` for `session`, with names resolved by the backend first (a
+    /// plugin's directory, another provider's address book), then the vCard book.
+    fn prepare(&self, session: usize, request: &SendRequest) -> Result<Message> {
+        let resolver = |name: &str| self.backend.resolve(session, name);
+        Composer {
+            resolver: Some(&resolver),
+            ..self.composer()
         }
+        .prepare(request)
+    }
+
+    /// Resolves and delivers one request: everything to a pass-through backend; otherwise
+    /// dialog requests to the composer when one is configured, else to the backend
+    /// (DECISIONS.md §1).
+    pub fn send(&self, session: usize, request: &SendRequest) -> Result<Delivery> {
+        // Pass-through backends get every request, dialogs included (DECISIONS.md §1):
+        // the provider they forward to has its own compose window.
         if let Some(result) = self.backend.send_request(session, request) {
             return result;
         }
-        let message = self.composer().prepare(request)?;
+        if let (true, Some(launcher)) = (request.dialog, &self.composer) {
+            let message = self.prepare(session, request)?;
+            return launcher.open(&message);
+        }
+        let message = self.prepare(session, request)?;
         tracing::debug!(subject = %message.subject, "message prepared");
         self.backend.send(&message)
     }

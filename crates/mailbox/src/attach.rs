@@ -15,7 +15,8 @@ use std::time::{Duration, SystemTime};
 
 /// Prefix of the per-read folders; [`cleanup`] touches nothing else.
 pub const FOLDER_PREFIX: &str = "read-";
-const MAX_NAME_CHARS: usize = 120;
+/// In bytes: file systems count bytes (255), and a ` (n)` suffix must still fit.
+const MAX_NAME_BYTES: usize = 180;
 
 /// Names Windows maps to devices whatever the extension (`con.txt` opens the console).
 fn is_windows_device(name: &str) -> bool {
@@ -65,11 +66,8 @@ impl NameSet {
         if is_windows_device(&base) {
             base.insert(0, '_');
         }
+        let base = mapishim_core::text::truncate_file_name(&base, MAX_NAME_BYTES);
         let (stem, ext) = split_ext(&base);
-        let stem: String = stem
-            .chars()
-            .take(MAX_NAME_CHARS.saturating_sub(ext.chars().count()))
-            .collect();
         let mut candidate = format!("{stem}{ext}");
         let mut n = 2;
         while !self.taken.insert(candidate.to_lowercase()) {
@@ -229,7 +227,7 @@ mod tests {
             assert!(!name.contains(['/', '\\']) && !name.chars().any(char::is_control));
         }
         let long = names.unique(Some(&format!("{}.pdf", "é".repeat(400))), "a");
-        assert!(long.chars().count() <= MAX_NAME_CHARS && long.ends_with(".pdf"));
+        assert!(long.len() <= MAX_NAME_BYTES && long.ends_with(".pdf"));
     }
 
     #[test]

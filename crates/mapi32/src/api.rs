@@ -468,7 +468,8 @@ pub(crate) unsafe fn save_mail(
     lpszMessageID: LPSTR,
 ) -> ULONG {
     let result = (|| {
-        let runtime = Engine::global().explicit_session(lhSession)?;
+        // Session 0 is a temporary session for MAPISaveMail, as for sends.
+        let runtime = Engine::global().session(lhSession)?;
         if lpszMessageID.is_null() {
             return Err(null("lpszMessageID"));
         }
@@ -482,7 +483,7 @@ pub(crate) unsafe fn save_mail(
         .ok_or_else(|| MapiError::new(abi::MAPI_E_INVALID_MESSAGE, "lpMessage is NULL"))?;
         // SAFETY: non-NULL (checked) and terminated per the contract.
         let replace = unsafe { message_id(lpszMessageID, "lpszMessageID") }?;
-        let id = runtime.save_mail(&request, replace.as_deref())?;
+        let id = runtime.save_mail(lhSession, &request, replace.as_deref())?;
         // SAFETY: non-NULL, sized per the contract; written only on success.
         unsafe { write_id(lpszMessageID, &id, flFlags) }
     })();
@@ -545,7 +546,7 @@ pub(crate) unsafe fn address(
                 "MAPIAddress needs an address book dialog for this request (no recipients given, or nEditFields = 0); mapishim has no dialogs",
             ));
         }
-        let resolved = runtime.address(&given, false)?;
+        let resolved = runtime.address(lhSession, &given, false)?;
         let decoder = runtime.settings.decoder;
         let block = recipients_block(&resolved, |s| decoder.encode_ansi(s));
         // SAFETY: both non-NULL (checked) and writable per the contract; written only on
