@@ -251,6 +251,20 @@ def test_resolve_passes_through_and_frees_the_providers_buffer(linux_caller, set
     assert "resolved to a EX: address, not SMTP" in log_text(setup)
 
 
+@pytest.mark.parametrize("unicode", [False, True])
+def test_our_entry_ids_from_resolve_are_not_passed_to_the_provider(linux_caller, setup, build_dir, unicode):
+    configure(setup, provider(linux_caller, build_dir, unicode=unicode))
+    values, calls = call(linux_caller, setup, "resolve_send")
+    assert values["rc"] == "0", log_text(setup)
+    [sent] = sends(calls)
+    text = wide if unicode else (lambda h: None if h is None else raw(h).decode("cp1252"))
+    recips = [(r["class"], text(r["name"]), text(r["address"]), r["entry_id"]) for r in sent["recips"]]
+    assert recips == [
+        (1, "Resolved Carol Jones", "SMTP:carol.jones@provider.example", None),
+        (2, "Resolved Carol Jones", "SMTP:carol.jones@provider.example", None),
+    ], "our entry ID is dropped; a recipient given only by it goes by its address and name"
+
+
 def refusal_log(setup):
     # The backend could not be built, but the configuration's [log] was read first.
     return setup.log.read_text() if setup.log.exists() else ""

@@ -9,6 +9,8 @@
  *   send_wide   MAPISendMailW; FORWARD_CJK=1 adds text no ANSI code page of the test has
  *   sessions    MAPILogon, send on the session, MAPILogoff, send on the dead handle
  *   resolve     MAPIResolveName on session 0 and on a logged-on session
+ *   resolve_send  MAPIResolveName, then MAPISendMail with the resolved recipient as given and
+ *               with only its entry ID (name and address NULL)
  *   refused     logon and send codes only (for a configuration that cannot load)
  */
 #include "harness.h"
@@ -150,6 +152,24 @@ static void case_resolve(void)
     CHECK_RC(api.Logoff(session, 0, 0, 0), SUCCESS_SUCCESS);
 }
 
+static void case_resolve_send(void)
+{
+    lpMapiRecipDesc recip = NULL;
+    MapiRecipDesc r[2];
+    MapiMessage m;
+    CHECK_RC(api.ResolveName(0, 0, "Carol Jones", 0, 0, &recip), SUCCESS_SUCCESS);
+    if (!recip) return;
+    CHECK(recip->ulEIDSize > 0 && recip->lpEntryID != NULL);
+    r[0] = *recip;
+    r[0].ulRecipClass = MAPI_TO;
+    init_recip(&r[1], MAPI_CC, NULL, NULL);
+    r[1].ulEIDSize = recip->ulEIDSize;
+    r[1].lpEntryID = recip->lpEntryID;
+    init_message(&m, "resolved", "x", 2, r);
+    printf("rc=%lu\n", (unsigned long)api.SendMail(0, UI_PARAM, &m, 0, 0));
+    CHECK_RC(api.FreeBuffer(recip), SUCCESS_SUCCESS);
+}
+
 static void case_refused(void)
 {
     LHANDLE session = 0;
@@ -171,6 +191,7 @@ static const Case cases[] = {
     {"send_wide", case_send_wide},
     {"sessions", case_sessions},
     {"resolve", case_resolve},
+    {"resolve_send", case_resolve_send},
     {"refused", case_refused},
 };
 
