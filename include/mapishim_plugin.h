@@ -11,7 +11,10 @@
  * suite builds a C plugin against this header.
  *
  * Calling convention: plain C (`extern "C"`, the platform's default C convention) on
- * every platform, also 32-bit Windows (cdecl there, not WINAPI/stdcall).
+ * every platform, also 32-bit Windows: cdecl there, not WINAPI/stdcall. MAPISHIM_CALL
+ * (__cdecl on Windows, empty elsewhere) marks every function pointer and the entry point,
+ * so a plugin built with another default (MSVC /Gz) still matches the host; define your
+ * functions with it too.
  *
  * Strings are UTF-8 and NUL-terminated. Return codes are Simple MAPI codes (mapi.h):
  * 0 = SUCCESS_SUCCESS; for example 2 MAPI_E_FAILURE, 14 MAPI_E_UNKNOWN_RECIPIENT,
@@ -30,7 +33,8 @@
  *
  * Ownership: everything the host passes is owned by the host and valid only during the
  * call; copy what you keep. The plugin owns its state (freed in destroy) and its table
- * and name (static, valid until the library is unloaded).
+ * and name (static). The host never unloads the library: it stays mapped for the life of
+ * the process, also after destroy, so threads the plugin leaves running keep their code.
  *
  * Error buffers: `error`, `error_len` is a host buffer of at least
  * MAPISHIM_MIN_BUFFER bytes. On failure, write a short NUL-terminated UTF-8 reason
@@ -47,6 +51,13 @@
 
 #ifdef __cplusplus
 extern "C" {
+#endif
+
+/* The calling convention of every function of the ABI (see above). */
+#if defined(_WIN32)
+#define MAPISHIM_CALL __cdecl
+#else
+#define MAPISHIM_CALL
 #endif
 
 #define MAPISHIM_BACKEND_ABI_VERSION 1u
@@ -81,19 +92,19 @@ struct mapishim_backend_v1 {
     /* Creates the plugin's state from `[plugin.options]` rendered as a TOML document
      * (`len` bytes, also NUL-terminated; empty when there are no options). Returns
      * NULL after writing a reason into `error` when the options are unusable. */
-    void *(*create)(const char *options_toml, size_t len, char *error, size_t error_len);
+    void *(MAPISHIM_CALL *create)(const char *options_toml, size_t len, char *error, size_t error_len);
 
     /* Frees the state. Called once, when the configuration is replaced or the process
      * unloads mapishim. */
-    void (*destroy)(void *state);
+    void (MAPISHIM_CALL *destroy)(void *state);
 
     /* MAPISHIM_CAP_* bits; asked once, right after create. */
-    uint32_t (*capabilities)(void *state);
+    uint32_t (MAPISHIM_CALL *capabilities)(void *state);
 
     /* Delivers one message: `message` is the complete RFC 5322 message (CRLF line ends,
      * MIME, attachments base64) WITHOUT a Bcc header; Bcc recipients appear only in the
      * envelope. Returns 0 when the message is safe (accepted or stored). */
-    uint32_t (*send)(void *state, const struct mapishim_envelope_v1 *envelope,
+    uint32_t (MAPISHIM_CALL *send)(void *state, const struct mapishim_envelope_v1 *envelope,
                      const uint8_t *message, size_t message_len, char *error,
                      size_t error_len);
 
@@ -101,7 +112,7 @@ struct mapishim_backend_v1 {
      * On success, writes the display name (may be "") and the bare address and returns 0.
      * 26 (MAPI_E_NOT_SUPPORTED): "not mine", mapishim asks its vCard address book.
      * 14 (MAPI_E_UNKNOWN_RECIPIENT) / 21 (MAPI_E_AMBIGUOUS_RECIPIENT): final answers. */
-    uint32_t (*resolve)(void *state, const char *name_utf8, char *display_out,
+    uint32_t (MAPISHIM_CALL *resolve)(void *state, const char *name_utf8, char *display_out,
                         size_t display_len, char *address_out, size_t address_len,
                         char *error, size_t error_len);
 };
@@ -112,8 +123,8 @@ struct mapishim_backend_v1 {
 #else
 #define MAPISHIM_PLUGIN_EXPORT __attribute__((visibility("default")))
 #endif
-typedef const struct mapishim_backend_v1 *(*mapishim_backend_v1_fn)(void);
-MAPISHIM_PLUGIN_EXPORT const struct mapishim_backend_v1 *mapishim_backend_v1(void);
+typedef const struct mapishim_backend_v1 *(MAPISHIM_CALL *mapishim_backend_v1_fn)(void);
+MAPISHIM_PLUGIN_EXPORT const struct mapishim_backend_v1 *MAPISHIM_CALL mapishim_backend_v1(void);
 
 #ifdef __cplusplus
 }

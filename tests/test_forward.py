@@ -233,7 +233,7 @@ def test_sessions_map_to_the_providers_own_handles(caller, setup, build_dir):
 
 def test_resolve_passes_through_and_frees_the_providers_buffer(linux_caller, setup, build_dir):
     configure(setup, provider(linux_caller, build_dir, unicode=False))
-    _, calls = call(linux_caller, setup, "resolve")
+    values, calls = call(linux_caller, setup, "resolve")
     steps = [(c["fn"], raw(c.get("name")) if c["fn"] == "MAPIResolveName" else c.get("known")) for c in calls]
     assert steps == [
         ("MAPIResolveName", b"Carol Jones"),
@@ -241,14 +241,58 @@ def test_resolve_passes_through_and_frees_the_providers_buffer(linux_caller, set
         ("MAPIResolveName", b"unknown"),
         ("MAPIResolveName", b"exchange"),
         ("MAPIFreeBuffer", True),
+        ("MAPIResolveName", b"implausible"),
         ("MAPILogon", None),
         ("MAPIResolveName", b"Dave"),
         ("MAPIFreeBuffer", True),
         ("MAPILogoff", True),
-    ], "every buffer the provider returned was freed with its own MAPIFreeBuffer, once"
-    issued = calls[5]["issued"]
-    assert [c["session"] for c in calls if c["fn"] == "MAPIResolveName"] == [0, 0, 0, issued]
+    ], "every buffer the provider returned was freed with its own MAPIFreeBuffer, once; an implausible pointer never"
+    issued = calls[6]["issued"]
+    assert [c["session"] for c in calls if c["fn"] == "MAPIResolveName"] == [0, 0, 0, 0, issued]
     assert "resolved to a EX: address, not SMTP" in log_text(setup)
+    assert values["implausible"] == "2", "MAPI_E_FAILURE"
+    assert "returned a recipient pointer 0x20; not read or freed" in log_text(setup)
+
+
+@pytest.mark.parametrize("unicode", [False, True])
+def test_our_entry_ids_from_resolve_are_not_passed_to_the_provider(linux_caller, setup, build_dir, unicode):
+    configure(setup, provider(linux_caller, build_dir, unicode=unicode))
+    values, calls = call(linux_caller, setup, "resolve_send")
+    assert values["rc"] == "0", log_text(setup)
+    [sent] = sends(calls)
+    text = wide if unicode else (lambda h: None if h is None else raw(h).decode("cp1252"))
+    recips = [(r["class"], text(r["name"]), text(r["address"]), r["entry_id"]) for r in sent["recips"]]
+    assert recips == [
+        (1, "Resolved Carol Jones", "SMTP:carol.jones@provider.example", None),
+        (2, "Resolved Carol Jones", "SMTP:carol.jones@provider.example", None),
+    ], "our entry ID is dropped; a recipient given only by it goes by its address and name"
+
+
+def test_exports_found_in_our_library_through_the_providers_dependencies_are_missing(linux_caller, setup, dist, build_dir):
+    # A provider linked against libmapi32.so.1 that lacks MAPISendMailW and MAPIFreeBuffer:
+    # looking them up in it finds ours, which would call back into us or free its memory.
+    lib = dist / "lib"
+    out = build_dir / "libtestprovider-linked.so"
+    if not out.exists():
+        run(["gcc", "-std=c11", "-shared", "-fPIC", "-O1", "-Wall", "-Wextra", "-Werror", "-I", ROOT / "include",
+             "-DPROVIDER_NO_FREE_BUFFER", PROVIDER, "-o", out, "-L", lib, "-Wl,--no-as-needed", "-l:libmapi32.so.1", f"-Wl,-rpath,{lib}", "-ldl"])
+    configure(setup, out)
+    values, calls = call(linux_caller, setup, "send")
+    assert values["rc"] == "0", log_text(setup)
+    assert [c["fn"] for c in calls] == ["MAPISendMail"], "not our MAPISendMailW"
+    log = log_text(setup)
+    assert "MAPISendMailW found in the provider is mapishim's own" in log
+    assert "MAPIFreeBuffer found in the provider is mapishim's own" in log
+
+
+def test_a_provider_calling_back_into_us_fails_instead_of_recursing(linux_caller, setup, dist, build_dir):
+    configure(setup, provider(linux_caller, build_dir, unicode=False))
+    ours = dist / "lib" / "libmapi32.so.1"
+    values, calls = call(linux_caller, setup, "send", MAPISHIM_PROVIDER_CALL_BACK=str(ours))
+    [sent] = sends(calls)
+    assert sent["call_back_rc"] == 2, "the nested call got MAPI_E_FAILURE"
+    assert values["rc"] == "2", "and the provider passed it on"
+    assert "the provider's MAPISendMail called back into mapishim (MAPISendMail)" in log_text(setup)
 
 
 def refusal_log(setup):

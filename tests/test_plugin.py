@@ -4,6 +4,10 @@ errors for libraries that are missing or are not plugins. What a plugin wrote is
 with Python's `email` package. Tests marked ["linux", "wine64"] also run the x64 DLL under
 Wine with the Windows build of the plugin."""
 
+import re
+import shutil
+import sys
+
 import pytest
 from conftest import C_DIR, ROOT, Runner, compile_c, parse, require_wine, run, run_case, run_unpiped, wine_program
 
@@ -166,6 +170,41 @@ def test_plugin_in_c_returns_its_own_error_code(linux_suite, setup, build_dir):
     text = log(setup)
     assert "send refused: MAPI_E_TOO_MANY_RECIPIENTS (10): plugin c-refuser: at most one recipient, got 3 (first to@example.org)" in text, text
     assert rc(run_case(linux_suite, setup, "send_one", MAPISHIM_TEST_TO="only")) == 0
+
+
+@pytest.mark.skipif(not shutil.which("i686-w64-mingw32-gcc"), reason="needs i686-w64-mingw32-gcc")
+def test_header_keeps_cdecl_under_a_stdcall_default(build_dir):
+    # -mrtd is gcc's MSVC /Gz: stdcall by default. With MAPISHIM_CALL every plugin function
+    # stays cdecl (the caller pops; no `ret $n`), as the host calls them.
+    obj = build_dir / "plugin_c_rtd.o"
+    run(["i686-w64-mingw32-gcc", "-mrtd", "-std=c99", "-O1", "-Wall", "-Wextra", "-Werror", "-I", ROOT / "include",
+         "-c", C_DIR / "plugin_c.c", "-o", obj])
+    code = run(["i686-w64-mingw32-objdump", "-d", obj]).stdout
+    assert "ret" in code and not re.search(r"\bret\s+\$", code), code
+
+
+RELOAD = '''
+import ctypes, sys, time
+from pathlib import Path
+lib = ctypes.CDLL(sys.argv[1])
+session = ctypes.c_size_t()
+assert lib.MAPILogon(0, None, None, 0, 0, ctypes.byref(session)) == 0
+assert lib.MAPILogoff(session, 0, 0, 0) == 0
+config = Path(sys.argv[2])
+config.write_text(config.read_text().replace('backend = "plugin"', 'backend = "outbox"  # changed'))
+assert lib.MAPILogon(0, None, None, 0, 0, ctypes.byref(session)) == 0
+time.sleep(0.3)
+print("survived")
+'''
+
+
+def test_plugin_threads_survive_a_configuration_change(setup, dist, build_dir):
+    # The old configuration's plugin state is destroyed; its code must stay mapped.
+    plugin_config(setup, c_plugin(build_dir, "c_threads", "-DBACKGROUND_THREAD", "-pthread"))
+    env = setup.env()
+    proc = run([sys.executable, "-c", RELOAD, dist / "lib" / "libmapi32.so.1", setup.config], env=env, check=False)
+    assert (proc.returncode, proc.stdout.strip()) == (0, "survived"), proc.stderr + log(setup)
+    assert "plugin loaded" in log(setup) and 'backend="outbox"' in log(setup), "the configuration was replaced"
 
 
 def test_wrong_abi_version_is_refused(linux_suite, setup, build_dir):

@@ -9,6 +9,8 @@
  *   send_wide   MAPISendMailW; FORWARD_CJK=1 adds text no ANSI code page of the test has
  *   sessions    MAPILogon, send on the session, MAPILogoff, send on the dead handle
  *   resolve     MAPIResolveName on session 0 and on a logged-on session
+ *   resolve_send  MAPIResolveName, then MAPISendMail with the resolved recipient as given and
+ *               with only its entry ID (name and address NULL)
  *   refused     logon and send codes only (for a configuration that cannot load)
  */
 #include "harness.h"
@@ -139,6 +141,7 @@ static void case_resolve(void)
     }
     CHECK_RC(api.ResolveName(0, 0, "unknown", 0, 0, &untouched), MAPI_E_UNKNOWN_RECIPIENT);
     CHECK_RC(api.ResolveName(0, 0, "exchange", 0, 0, &untouched), MAPI_E_UNKNOWN_RECIPIENT);
+    printf("implausible=%lu\n", (unsigned long)api.ResolveName(0, 0, "implausible", 0, 0, &untouched));
     CHECK(untouched == (lpMapiRecipDesc)0x1234);
     CHECK_RC(api.Logon(0, NULL, NULL, 0, 0, &session), SUCCESS_SUCCESS);
     recip = NULL;
@@ -148,6 +151,24 @@ static void case_resolve(void)
         CHECK_RC(api.FreeBuffer(recip), SUCCESS_SUCCESS);
     }
     CHECK_RC(api.Logoff(session, 0, 0, 0), SUCCESS_SUCCESS);
+}
+
+static void case_resolve_send(void)
+{
+    lpMapiRecipDesc recip = NULL;
+    MapiRecipDesc r[2];
+    MapiMessage m;
+    CHECK_RC(api.ResolveName(0, 0, "Carol Jones", 0, 0, &recip), SUCCESS_SUCCESS);
+    if (!recip) return;
+    CHECK(recip->ulEIDSize > 0 && recip->lpEntryID != NULL);
+    r[0] = *recip;
+    r[0].ulRecipClass = MAPI_TO;
+    init_recip(&r[1], MAPI_CC, NULL, NULL);
+    r[1].ulEIDSize = recip->ulEIDSize;
+    r[1].lpEntryID = recip->lpEntryID;
+    init_message(&m, "resolved", "x", 2, r);
+    printf("rc=%lu\n", (unsigned long)api.SendMail(0, UI_PARAM, &m, 0, 0));
+    CHECK_RC(api.FreeBuffer(recip), SUCCESS_SUCCESS);
 }
 
 static void case_refused(void)
@@ -171,6 +192,7 @@ static const Case cases[] = {
     {"send_wide", case_send_wide},
     {"sessions", case_sessions},
     {"resolve", case_resolve},
+    {"resolve_send", case_resolve_send},
     {"refused", case_refused},
 };
 

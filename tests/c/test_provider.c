@@ -10,13 +10,21 @@
  * (0x7000 + n) and are checked: a handle it never issued is MAPI_E_INVALID_SESSION.
  * MAPIResolveName answers "Resolved <name>" / "SMTP:<name, lower case, spaces as dots>@provider.example"
  * in one malloc'd block, "unknown" with MAPI_E_UNKNOWN_RECIPIENT, and "exchange" with an EX:
- * address. MAPISHIM_PROVIDER_SEND_RC, when set, is what the send functions return.
+ * address, and "implausible" with the pointer 0x20 (as a broken provider might).
+ * MAPISHIM_PROVIDER_SEND_RC, when set, is what the send functions return.
+ * MAPISHIM_PROVIDER_CALL_BACK (Linux), when set, is the path of a Simple MAPI library whose
+ * MAPISendMail MAPISendMail calls first, as the system mapi32.dll stub would when it leads
+ * back to mapishim; the record has its code as "call_back_rc", and so does the return value.
+ * Build with -DPROVIDER_NO_FREE_BUFFER to leave out MAPIFreeBuffer.
  */
 #include <mapi.h>
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#ifndef _WIN32
+#include <dlfcn.h>
+#endif
 
 #define MAX_SESSIONS 16
 static LHANDLE sessions[MAX_SESSIONS];
@@ -224,18 +232,40 @@ static void log_call(FILE *f, const char *fn, LHANDLE session, ULONG_PTR ui, FLA
             (unsigned long)flags, (unsigned long)reserved);
 }
 
+/* Calls MAPISendMail of the library named by MAPISHIM_PROVIDER_CALL_BACK; -1 when unset. */
+static long call_back(ULONG_PTR ui, lpMapiMessage message)
+{
+#ifndef _WIN32
+    const char *path = getenv("MAPISHIM_PROVIDER_CALL_BACK");
+    void *lib;
+    LPMAPISENDMAIL send;
+    if (!path || !*path) return -1;
+    lib = dlopen(path, RTLD_NOW);
+    if (!lib) return -2;
+    *(void **)&send = dlsym(lib, "MAPISendMail");
+    return send ? (long)send(0, ui, message, 0, 0) : -3;
+#else
+    (void)ui;
+    (void)message;
+    return -1;
+#endif
+}
+
 ULONG FAR PASCAL MAPISendMail(LHANDLE lhSession, ULONG_PTR ulUIParam, lpMapiMessage lpMessage,
                               FLAGS flFlags, ULONG ulReserved)
 {
     FILE *f = open_log();
+    long back = call_back(ulUIParam, lpMessage);
     if (f) {
         log_call(f, "MAPISendMail", lhSession, ulUIParam, flFlags, ulReserved);
+        fprintf(f, ",\"call_back_rc\":%ld", back);
         if (lpMessage)
             LOG_MESSAGE(f, lpMessage, hex_narrow,
                         narrow_file_size(lpMessage->lpFiles[i_].lpszPathName, lpMessage->ulReserved));
         fputs("}\n", f);
         fclose(f);
     }
+    if (back >= 0) return (ULONG)back;
     if (!known_session(lhSession)) return MAPI_E_INVALID_SESSION;
     return lpMessage ? send_rc() : MAPI_E_FAILURE;
 }
@@ -275,6 +305,10 @@ ULONG FAR PASCAL MAPIResolveName(LHANDLE lhSession, ULONG_PTR ulUIParam, LPSTR l
     if (!known_session(lhSession)) return MAPI_E_INVALID_SESSION;
     if (!lpszName || !lppRecip) return MAPI_E_FAILURE;
     if (strcmp(lpszName, "unknown") == 0) return MAPI_E_UNKNOWN_RECIPIENT;
+    if (strcmp(lpszName, "implausible") == 0) {
+        *lppRecip = (lpMapiRecipDesc)(ULONG_PTR)0x20;
+        return SUCCESS_SUCCESS;
+    }
     for (slot = 0; slot < MAX_SESSIONS && blocks[slot]; slot++) {
     }
     if (slot == MAX_SESSIONS) return MAPI_E_INSUFFICIENT_MEMORY;
@@ -301,6 +335,7 @@ ULONG FAR PASCAL MAPIResolveName(LHANDLE lhSession, ULONG_PTR ulUIParam, LPSTR l
     return SUCCESS_SUCCESS;
 }
 
+#ifndef PROVIDER_NO_FREE_BUFFER
 ULONG FAR PASCAL MAPIFreeBuffer(LPVOID pv)
 {
     FILE *f = open_log();
@@ -318,3 +353,4 @@ ULONG FAR PASCAL MAPIFreeBuffer(LPVOID pv)
     }
     return known ? SUCCESS_SUCCESS : MAPI_E_FAILURE;
 }
+#endif

@@ -109,7 +109,7 @@ impl ForwardBackend {
                 let mut built = message::wide(request, &self.decoder);
                 // SAFETY: the message and everything it points to live in `built` until the
                 // call returns; the function type comes from the ABI table.
-                let code = unsafe {
+                let code = provider::guarded("MAPISendMailW", || unsafe {
                     send_mail_w(
                         handle,
                         request.ui_param,
@@ -117,7 +117,7 @@ impl ForwardBackend {
                         request.flags,
                         0,
                     )
-                };
+                })?;
                 ("MAPISendMailW", code)
             }
             None if request.flags & abi::MAPI_FORCE_UNICODE != 0 => {
@@ -138,7 +138,7 @@ impl ForwardBackend {
                     );
                 }
                 // SAFETY: as above.
-                let code = unsafe {
+                let code = provider::guarded("MAPISendMail", || unsafe {
                     (self.provider.send_mail)(
                         handle,
                         request.ui_param,
@@ -146,7 +146,7 @@ impl ForwardBackend {
                         request.flags,
                         0,
                     )
-                };
+                })?;
                 ("MAPISendMail", code)
             }
         };
@@ -169,7 +169,9 @@ impl ForwardBackend {
         let mut out: lpMapiRecipDesc = std::ptr::null_mut();
         // SAFETY: `text` is terminated and lives across the call; `out` is room for one
         // pointer. The provider owns what it writes there until MAPIFreeBuffer.
-        let code = unsafe { resolve_name(handle, 0, text.as_mut_ptr().cast(), 0, 0, &mut out) };
+        let code = provider::guarded("MAPIResolveName", || unsafe {
+            resolve_name(handle, 0, text.as_mut_ptr().cast(), 0, 0, &mut out)
+        })?;
         if code != abi::SUCCESS_SUCCESS {
             // Nothing is written on error (the contract), so nothing is freed.
             return Err(self.refused("MAPIResolveName", code));
@@ -179,12 +181,18 @@ impl ForwardBackend {
                 "forward: MAPIResolveName succeeded without a recipient",
             ));
         }
-        // SAFETY: `out` is the provider's non-NULL result; `read_recipient` checks it.
+        if !plausible(out) {
+            // Not a block it allocated: handing it to MAPIFreeBuffer could corrupt its heap.
+            return Err(MapiError::failure(format!(
+                "forward: MAPIResolveName returned a recipient pointer {out:p}; not read or freed"
+            )));
+        }
+        // SAFETY: `out` is the provider's plausible result; `read_recipient` checks its strings.
         let read = unsafe { read_recipient(out) };
         // SAFETY: `out` is the block the provider returned; it is freed once, by its owner.
-        let freed = unsafe { free_buffer(out.cast()) };
-        if freed != abi::SUCCESS_SUCCESS {
-            tracing::warn!(code = freed, "forward: provider's MAPIFreeBuffer failed");
+        match provider::guarded("MAPIFreeBuffer", || unsafe { free_buffer(out.cast()) }) {
+            Ok(abi::SUCCESS_SUCCESS) | Err(_) => {}
+            Ok(freed) => tracing::warn!(code = freed, "forward: provider's MAPIFreeBuffer failed"),
         }
         let (name_bytes, address_bytes) = read.map_err(|why| {
             MapiError::failure(format!("forward: MAPIResolveName returned {why}"))
@@ -309,7 +317,7 @@ impl Backend for ForwardBackend {
         let mut handle: LHANDLE = 0;
         // SAFETY: the strings are terminated (or NULL) and live across the call; `handle` is
         // room for the provider's session handle.
-        let code = unsafe {
+        let code = provider::guarded("MAPILogon", || unsafe {
             (self.provider.logon)(
                 request.ui_param,
                 ptr(&mut profile),
@@ -318,7 +326,7 @@ impl Backend for ForwardBackend {
                 0,
                 &mut handle,
             )
-        };
+        })?;
         if code != abi::SUCCESS_SUCCESS {
             return Err(self.refused("MAPILogon", code));
         }
@@ -332,7 +340,11 @@ impl Backend for ForwardBackend {
             return;
         };
         // SAFETY: a handle the provider's MAPILogon issued, logged off once.
-        let code = unsafe { (self.provider.logoff)(handle, 0, 0, 0) };
+        let Ok(code) = provider::guarded("MAPILogoff", || unsafe {
+            (self.provider.logoff)(handle, 0, 0, 0)
+        }) else {
+            return;
+        };
         if code != abi::SUCCESS_SUCCESS {
             tracing::warn!(
                 session,

@@ -3,8 +3,10 @@
 //! Everything the structures point to is owned by [`Built`] and lives until the call returns.
 use crate::ffi::*;
 use mapishim_abi as abi;
+use mapishim_core::compose::mailbox_from_entry_id;
 use mapishim_core::text::TextDecoder;
 use mapishim_core::{RawRecipient, RawText, SendRequest};
+use std::borrow::Cow;
 use std::ptr::null_mut;
 
 /// The structures of one call and the buffers they point into. Moving a `Vec` does not move
@@ -132,6 +134,55 @@ macro_rules! build {
     }};
 }
 
+/// The request with our own entry IDs (from our `MAPIResolveName`/`MAPIAddress`) taken out:
+/// they mean nothing to the provider, and Outlook refuses a recipient whose ID it cannot
+/// read. Such a recipient goes by address instead (`SMTP:<address>` from the ID, and its name,
+/// where the caller left them out). Foreign IDs pass unchanged.
+fn without_own_ids(request: &SendRequest) -> Cow<'_, SendRequest> {
+    let ours = |r: &RawRecipient| {
+        r.entry_id
+            .as_deref()
+            .is_some_and(|id| mailbox_from_entry_id(id).is_some())
+    };
+    if !request
+        .originator
+        .iter()
+        .chain(&request.recipients)
+        .any(ours)
+    {
+        return Cow::Borrowed(request);
+    }
+    let mut request = request.clone();
+    for r in request.originator.iter_mut().chain(&mut request.recipients) {
+        let Some(mailbox) = r.entry_id.as_deref().and_then(mailbox_from_entry_id) else {
+            continue;
+        };
+        r.entry_id = None;
+        // Wide, so that the form's usual rules encode it (ANSI, else UTF-8 for the message).
+        let text = |s: &str| Some(RawText::Wide(s.encode_utf16().collect()));
+        if blank(&r.address) {
+            r.address = text(&format!("SMTP:{}", mailbox.address));
+        }
+        if blank(&r.name) {
+            if let Some(name) = &mailbox.name {
+                r.name = text(name);
+            }
+        }
+    }
+    Cow::Owned(request)
+}
+
+/// NULL, empty or only spaces.
+fn blank(text: &Option<RawText>) -> bool {
+    match text {
+        None => true,
+        Some(RawText::Narrow(b)) => b.iter().all(u8::is_ascii_whitespace),
+        Some(RawText::Wide(w)) => w
+            .iter()
+            .all(|&u| u < 0x80 && (u as u8).is_ascii_whitespace()),
+    }
+}
+
 /// Every caller string of a request (for deciding the narrow encoding once per message).
 fn texts(request: &SendRequest) -> impl Iterator<Item = &RawText> {
     fn recipient(r: &RawRecipient) -> [Option<&RawText>; 2] {
@@ -156,6 +207,7 @@ fn texts(request: &SendRequest) -> impl Iterator<Item = &RawText> {
 
 /// For `MAPISendMailW`: wide strings as given, narrow ones decoded (ANSI or UTF-8).
 pub fn wide(request: &SendRequest, decoder: &TextDecoder) -> Wide {
+    let request = &*without_own_ids(request);
     let utf8 = request.narrow_is_utf8;
     build!(
         request,
@@ -180,6 +232,7 @@ pub fn wide(request: &SendRequest, decoder: &TextDecoder) -> Wide {
 /// whole message goes as UTF-8 with `ulReserved = CP_UTF8` (which Simple MAPI defines and
 /// current providers honour) rather than with `?` in place of the character.
 pub fn narrow(request: &SendRequest, decoder: &TextDecoder) -> (Narrow, bool) {
+    let request = &*without_own_ids(request);
     let fits_ansi = |text: &str| {
         let encoded = RawText::Narrow(decoder.encode_ansi(text));
         decoder.decode(&encoded, false).text == text.replace('\0', "")
@@ -205,8 +258,8 @@ pub fn narrow(request: &SendRequest, decoder: &TextDecoder) -> (Narrow, bool) {
             match raw {
                 RawText::Wide(units) if utf8 => wide_text(units).into_bytes(),
                 RawText::Wide(units) => decoder.encode_ansi(&wide_text(units)),
-                // Only a request mixing wide and ANSI strings gets here (the C entry points
-                // never produce one): the ANSI strings follow the message into UTF-8.
+                // Only a request mixing wide and ANSI strings gets here (a recipient filled in
+                // from our entry ID): the ANSI strings follow the message into UTF-8.
                 RawText::Narrow(_) if fallback => decoder.decode(raw, false).text.into_bytes(),
                 RawText::Narrow(bytes) => bytes.clone(),
             }
@@ -307,5 +360,67 @@ mod tests {
     fn inner_nul_ends_the_string() {
         let (built, _) = narrow(&request(Some(RawText::Narrow(b"a\0b".to_vec()))), &cp1252());
         assert_eq!(c(built.message.lpszSubject), b"a");
+    }
+
+    #[test]
+    fn our_entry_ids_are_replaced_by_the_address_and_foreign_ones_pass() {
+        use mapishim_core::Mailbox;
+        use mapishim_core::compose::entry_id;
+        let ours = entry_id(&Mailbox {
+            name: Some("Zoë Example".into()),
+            address: "zoe@example.org".into(),
+        });
+        let mut r = request(Some("s".into()));
+        r.recipients = vec![
+            // Only the ID, as a caller that copied just the entry ID would send it.
+            RawRecipient {
+                class: abi::MAPI_TO,
+                name: None,
+                address: None,
+                entry_id: Some(ours.clone()),
+            },
+            // The caller's own name and address win over the ID's.
+            RawRecipient {
+                class: abi::MAPI_CC,
+                name: Some("Mine".into()),
+                address: Some("SMTP:mine@example.org".into()),
+                entry_id: Some(ours.clone()),
+            },
+            RawRecipient {
+                class: abi::MAPI_BCC,
+                name: None,
+                address: Some("".into()),
+                entry_id: Some(vec![0xDE, 0xAD]),
+            },
+        ];
+        r.originator = Some(RawRecipient {
+            class: abi::MAPI_ORIG,
+            entry_id: Some(ours),
+            ..Default::default()
+        });
+        let (built, fallback) = narrow(&r, &cp1252());
+        assert!(!fallback, "the name fits cp1252");
+        let m = &built.message;
+        // SAFETY: three recipients and an originator, pointing into `built`.
+        let (recips, from) =
+            unsafe { (std::slice::from_raw_parts(m.lpRecips, 3), &*m.lpOriginator) };
+        for desc in [&recips[0], &recips[1], from] {
+            assert_eq!((desc.ulEIDSize, desc.lpEntryID.is_null()), (0, true));
+        }
+        assert_eq!(c(recips[0].lpszName), b"Zo\xEB Example");
+        assert_eq!(c(recips[0].lpszAddress), b"SMTP:zoe@example.org");
+        assert_eq!(c(from.lpszAddress), b"SMTP:zoe@example.org");
+        assert_eq!(c(recips[1].lpszName), b"Mine");
+        assert_eq!(c(recips[1].lpszAddress), b"SMTP:mine@example.org");
+        assert_eq!(recips[2].ulEIDSize, 2, "a foreign ID passes");
+        assert_eq!(c(recips[2].lpszAddress), b"", "with its address as given");
+
+        let built = super::wide(&r, &cp1252());
+        // SAFETY: as above.
+        let first = unsafe { &*built.message.lpRecips };
+        assert_eq!((first.ulEIDSize, first.lpEntryID.is_null()), (0, true));
+        // SAFETY: `keep` terminated it.
+        let address = unsafe { std::slice::from_raw_parts(first.lpszAddress, 20) };
+        assert_eq!(String::from_utf16(address).unwrap(), "SMTP:zoe@example.org");
     }
 }

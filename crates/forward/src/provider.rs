@@ -3,6 +3,8 @@
 use crate::ffi::*;
 use crate::identity;
 use libloading::Library;
+use mapishim_core::MapiError;
+use std::cell::Cell;
 use std::ffi::c_void;
 use std::path::{Path, PathBuf};
 
@@ -53,6 +55,22 @@ macro_rules! typed {
     }};
 }
 
+/// An export, or `None` when it is missing, NULL or ours. On Linux a lookup in the provider
+/// also searches its dependencies, so a provider linked against libmapi32.so.1 that lacks an
+/// export would hand back our own: our `MAPIFreeBuffer` freeing its memory, or our
+/// `MAPISendMailW` calling back into the forward backend.
+fn export(library: &Library, path: &Path, name: &str) -> Option<*mut c_void> {
+    let found = address(library, name)?;
+    if identity::is_own_module(found) {
+        tracing::warn!(
+            provider = %path.display(),
+            "forward: {name} found in the provider is mapishim's own (from a library it links); treated as missing"
+        );
+        return None;
+    }
+    Some(found)
+}
+
 impl Provider {
     pub fn load(path: &Path) -> Result<Provider, String> {
         let bytes = std::fs::read(path)
@@ -63,8 +81,12 @@ impl Provider {
         drop(bytes);
         let library =
             open(path).map_err(|e| format!("cannot load the provider {}: {e}", path.display()))?;
+        // First: when the whole module is ours (a loader redirection), say so.
+        if address(&library, "MAPISendMail").is_some_and(|a| identity::is_own_module(a)) {
+            return Err(identity::refusal(path, "it loaded as our own module"));
+        }
         let required = |name: &str| {
-            address(&library, name).ok_or_else(|| {
+            export(&library, path, name).ok_or_else(|| {
                 format!(
                     "{} does not export {name}; it is not a Simple MAPI provider",
                     path.display()
@@ -74,12 +96,9 @@ impl Provider {
         let logon = required("MAPILogon")?;
         let logoff = required("MAPILogoff")?;
         let send_mail = required("MAPISendMail")?;
-        if identity::is_own_module(send_mail) {
-            return Err(identity::refusal(path, "it loaded as our own module"));
-        }
-        let send_mail_w = address(&library, "MAPISendMailW");
-        let resolve_name = address(&library, "MAPIResolveName")
-            .zip(address(&library, "MAPIFreeBuffer"))
+        let send_mail_w = export(&library, path, "MAPISendMailW");
+        let resolve_name = export(&library, path, "MAPIResolveName")
+            .zip(export(&library, path, "MAPIFreeBuffer"))
             .map(|(resolve, free)| {
                 (
                     typed!(resolve, LPMAPIRESOLVENAME),
@@ -99,5 +118,69 @@ impl Provider {
         // host. Loading the same file again (a configuration reload) only counts a reference.
         std::mem::forget(library);
         Ok(provider)
+    }
+}
+
+thread_local! {
+    /// The provider function this thread is inside, if any.
+    static IN_PROVIDER: Cell<Option<&'static str>> = const { Cell::new(None) };
+}
+
+/// Clears the mark when the call returns.
+struct Inside;
+
+impl Drop for Inside {
+    fn drop(&mut self) {
+        IN_PROVIDER.with(|c| c.set(None));
+    }
+}
+
+/// Runs one provider call, unless this thread is already inside one. A provider that calls
+/// Simple MAPI again (the system mapi32.dll stub registered to mapishim, say) would reach us
+/// again and recurse until the stack overflows; that call fails instead.
+pub fn guarded<T>(function: &'static str, call: impl FnOnce() -> T) -> Result<T, MapiError> {
+    if let Some(outer) = IN_PROVIDER.with(|c| c.replace(Some(function))) {
+        IN_PROVIDER.with(|c| c.set(Some(outer)));
+        let why = format!(
+            "forward: the provider's {outer} called back into mapishim ({function}); refused, \
+             as it would loop: [forward] library must not lead back to mapishim"
+        );
+        tracing::error!("{why}");
+        return Err(MapiError::failure(why));
+    }
+    let _inside = Inside;
+    Ok(call())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_provider_call_that_reenters_fails_instead_of_recursing() {
+        let mut depth = 0;
+        fn reenter(depth: &mut u32) -> Result<u32, MapiError> {
+            *depth += 1;
+            assert!(*depth < 10, "recursed");
+            guarded("MAPISendMail", || reenter(depth))?
+        }
+        let err = reenter(&mut depth).unwrap_err();
+        assert_eq!(depth, 2, "the second entry is refused");
+        assert_eq!(err.code(), mapishim_abi::MAPI_E_FAILURE);
+        assert!(
+            err.to_string().contains("MAPISendMail called back"),
+            "{err}"
+        );
+
+        // The mark is cleared: the next call runs, also after a refused one.
+        assert_eq!(guarded("MAPILogon", || 7).unwrap(), 7);
+        assert_eq!(guarded("MAPILogoff", || 8).unwrap(), 8);
+        // Other threads are not affected by this thread's call.
+        let other = guarded("MAPISendMailW", || {
+            std::thread::spawn(|| guarded("MAPIResolveName", || 1).is_ok())
+                .join()
+                .unwrap()
+        });
+        assert!(other.unwrap());
     }
 }

@@ -1,7 +1,7 @@
 //! Loads backend plugins through the versioned `mapishim_backend_v1` C ABI
 //! (`include/mapishim_plugin.h`, `docs/plugins.md`).
 //!
-//! The library is loaded once per configuration and stays loaded while the backend lives.
+//! The library is loaded with each configuration and never unloaded (see [`open`]).
 //! Its table is validated (version, size, non-NULL functions) before anything is called;
 //! every problem becomes an error that names the file. Messages cross the boundary as
 //! RFC 5322 bytes without Bcc, plus an envelope that lists every recipient.
@@ -33,9 +33,6 @@ pub struct PluginBackend {
     destroy: DestroyFn,
     send: SendFn,
     resolve: Option<ResolveFn>,
-    /// Declared last and dropped after `Drop::drop` destroyed the state: the plugin's code
-    /// must outlive every call into it. `None` for tables linked into this program (tests).
-    _library: Option<Library>,
 }
 
 // SAFETY: the ABI requires a plugin's functions to accept concurrent calls from any thread
@@ -59,6 +56,26 @@ fn c_string(text: &str, what: &str) -> Result<CString> {
     CString::new(text).map_err(|_| MapiError::failure(format!("{what} contains NUL")))
 }
 
+/// Opens a plugin library. On Windows the plugin's folder is searched first for the DLLs it
+/// imports, so a plugin can ship its own dependencies beside it.
+fn open(path: &Path) -> std::result::Result<Library, libloading::Error> {
+    #[cfg(windows)]
+    {
+        use libloading::os::windows::{LOAD_WITH_ALTERED_SEARCH_PATH, Library as WinLibrary};
+        // The flag wants an absolute path (with a relative one the search is undefined).
+        let path = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+        // SAFETY: loading runs the library's initializers. The configuration names the file,
+        // and whoever can write the configuration chooses the code that runs
+        // (docs/plugins.md).
+        unsafe { WinLibrary::load_with_flags(&path, LOAD_WITH_ALTERED_SEARCH_PATH) }.map(Into::into)
+    }
+    #[cfg(not(windows))]
+    {
+        // SAFETY: as above.
+        unsafe { Library::new(path) }
+    }
+}
+
 impl PluginBackend {
     /// Loads `settings.library`, validates its table and creates the plugin's state with
     /// `settings.options` rendered as TOML text.
@@ -68,10 +85,8 @@ impl PluginBackend {
         if !path.is_file() {
             return Err(format!("plugin library {shown} does not exist"));
         }
-        // SAFETY: loading runs the library's initializers. The configuration names the file,
-        // and whoever can write the configuration chooses the code that runs (docs/plugins.md).
-        let library = unsafe { Library::new(path) }
-            .map_err(|e| format!("plugin library {shown} cannot be loaded: {e}"))?;
+        let library =
+            open(path).map_err(|e| format!("plugin library {shown} cannot be loaded: {e}"))?;
         // SAFETY: a symbol of this name is the ABI's entry point and has its type.
         let entry = unsafe { library.get::<abi::EntryPointFn>(abi::ENTRY_POINT_NUL) }
             .map(|symbol| *symbol)
@@ -83,10 +98,13 @@ impl PluginBackend {
             })?;
         // SAFETY: the entry point takes nothing and returns a pointer (or NULL).
         let table = unsafe { entry() };
-        // SAFETY: the table comes from the library, which `backend` keeps loaded.
-        let mut backend = unsafe { Self::from_table(table, path, &settings.options) }
+        // Never unloaded, also when the table is refused or the state destroyed: a plugin may
+        // leave threads running, and unmapping their code would crash the process. Loading
+        // the same file again (a configuration change) only counts a reference.
+        std::mem::forget(library);
+        // SAFETY: the table comes from the library, which stays loaded (above).
+        let backend = unsafe { Self::from_table(table, path, &settings.options) }
             .map_err(|why| format!("plugin library {shown}: {why}"))?;
-        backend._library = Some(library);
         tracing::info!(plugin = %backend.name, library = %shown, capabilities = backend.capabilities, "plugin loaded");
         Ok(backend)
     }
@@ -177,7 +195,6 @@ impl PluginBackend {
             resolve: table
                 .resolve
                 .filter(|_| capabilities & abi::CAP_RESOLVE != 0),
-            _library: None,
         })
     }
 
@@ -230,7 +247,7 @@ impl Drop for PluginBackend {
     fn drop(&mut self) {
         tracing::debug!(plugin = %self.name, library = %self.path.display(), "plugin state destroyed");
         // SAFETY: `state` came from `create` and is destroyed exactly once, after every call
-        // on it returned (they all borrow `self`); the library is unloaded only afterwards.
+        // on it returned (they all borrow `self`); the library is never unloaded.
         unsafe { (self.destroy)(self.state) };
     }
 }
