@@ -222,3 +222,16 @@ def test_rust_plugin_error_code_and_refused_options(linux_suite, setup, archive_
     plugin_config(setup, archive_so, "folder = 'relative/dir'\n")
     assert rc(run_case(linux_suite, setup, "send_one")) == 2
     assert 'plugin archive refused its options: folder "relative/dir" is not an absolute path' in log(setup)
+
+
+def test_name_only_recipients_of_a_send_resolve_through_the_plugin(setup, archive_so, linux_sender):
+    """A recipient given by name reaches the plugin's directory before the vCard book, as
+    the header promises for `resolve`."""
+    from conftest import Runner, send
+
+    plugin_config(setup, archive_so, archive_options(setup))
+    codes, _ = send(Runner("linux", linux_sender), setup, "--subject", "by name", "--to-name", "Help Desk",
+                    "--cc", "SMTP:cc@example.org")
+    assert codes == [0]
+    [msg] = archived(setup)
+    assert [a.addr_spec for a in msg["To"].addresses] == ["help@example.org"]
