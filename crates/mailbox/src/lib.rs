@@ -310,8 +310,11 @@ struct Listing {
     stamp: FolderStamp,
     entries: Arc<Vec<Entry>>,
     /// Sorted views by (unread only, FIFO).
-    ordered: HashMap<(bool, bool), Arc<Vec<(i64, Entry)>>>,
+    ordered: HashMap<(bool, bool), SortedView>,
 }
+
+/// Messages with their sort date, in MAPIFindNext order.
+type SortedView = Arc<Vec<(i64, Entry)>>;
 
 type FolderStamp = (SystemTime, SystemTime);
 
@@ -505,7 +508,7 @@ impl Store {
 
     /// The folder's messages in MAPIFindNext order, each with its sort date (0 unless FIFO);
     /// cached with the listing it was sorted from.
-    fn ordered(&self, folder: Folder, opts: FindOptions) -> Result<Arc<Vec<(i64, Entry)>>> {
+    fn ordered(&self, folder: Folder, opts: FindOptions) -> Result<SortedView> {
         let entries = self.scan(folder)?;
         let key = (opts.unread_only, opts.fifo);
         {
