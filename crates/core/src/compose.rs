@@ -105,13 +105,10 @@ pub struct Composer<'a> {
     /// The configured `from`; `None` falls back to `user@hostname`.
     pub from: Option<&'a Mailbox>,
     pub book: &'a AddressBook,
-    /// Resolves a name before the address book does (a plugin's or provider's directory);
-    /// `None` from it means "not mine, ask the book".
-    pub resolver: Option<&'a NameResolver<'a>>,
+    /// A backend and the caller's session: names are resolved by the backend (a plugin's
+    /// or provider's directory) before the address book; `None` from it means "ask the book".
+    pub backend: Option<(&'a dyn crate::Backend, usize)>,
 }
-
-/// A backend's name resolution, as [`Composer`] consults it.
-pub type NameResolver<'a> = dyn Fn(&str) -> Option<Result<Mailbox>> + Sync + 'a;
 
 impl Composer<'_> {
     fn text(&self, raw: Option<&RawText>, utf8: bool, field: &str) -> String {
@@ -283,12 +280,15 @@ impl Composer<'_> {
         name.split(';')
             .map(str::trim)
             .filter(|p| !p.is_empty())
-            .map(
-                |part| match self.resolver.and_then(|resolve| resolve(part)) {
+            .map(|part| {
+                match self
+                    .backend
+                    .and_then(|(b, session)| b.resolve(session, part))
+                {
                     Some(resolved) => resolved,
                     None => self.book.resolve(part),
-                },
-            )
+                }
+            })
             .collect()
     }
 
@@ -508,7 +508,7 @@ mod tests {
             decoder: TextDecoder::default(),
             from: Some(&from),
             book: &book,
-            resolver: None,
+            backend: None,
         }
         .prepare(req)
     }

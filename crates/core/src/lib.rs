@@ -13,6 +13,7 @@ pub mod config;
 pub mod error;
 pub mod mime;
 pub mod model;
+pub mod scratch;
 pub mod text;
 
 pub use backend::{Backend, Delivery};

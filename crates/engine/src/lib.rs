@@ -205,11 +205,7 @@ impl Runtime {
         recipients: &[RawRecipient],
         utf8: bool,
     ) -> Result<Vec<(u32, Mailbox)>> {
-        let resolver = |name: &str| self.backend.resolve(session, name);
-        let composer = Composer {
-            resolver: Some(&resolver),
-            ..self.composer()
-        };
+        let composer = self.composer_for(session);
         let mut resolved = Vec::new();
         for (index, raw) in recipients.iter().enumerate() {
             let (_, mailboxes) = composer.recipient(raw, utf8).map_err(|e| {
@@ -223,24 +219,19 @@ impl Runtime {
         Ok(resolved)
     }
 
-    pub fn composer(&self) -> Composer<'_> {
+    /// For `session`: names resolve through the backend first (a plugin's directory,
+    /// another provider's address book), then the vCard book.
+    pub fn composer_for(&self, session: usize) -> Composer<'_> {
         Composer {
             decoder: self.settings.decoder,
             from: self.settings.from.as_ref(),
             book: &self.book,
-            resolver: None,
+            backend: Some((self.backend.as_ref(), session)),
         }
     }
 
-    /// Prepares `request` for `session`, with names resolved by the backend first (a
-    /// plugin's directory, another provider's address book), then the vCard book.
     fn prepare(&self, session: usize, request: &SendRequest) -> Result<Message> {
-        let resolver = |name: &str| self.backend.resolve(session, name);
-        Composer {
-            resolver: Some(&resolver),
-            ..self.composer()
-        }
-        .prepare(request)
+        self.composer_for(session).prepare(request)
     }
 
     /// Resolves and delivers one request: everything to a pass-through backend; otherwise
@@ -300,10 +291,7 @@ impl Runtime {
 
 /// Where `MAPIReadMail` writes attachments: private to the user, like the composer's staging.
 pub fn read_attachment_root() -> PathBuf {
-    dirs::cache_dir()
-        .unwrap_or_else(std::env::temp_dir)
-        .join("mapishim")
-        .join("read")
+    mapishim_core::scratch::user_cache_folder("read")
 }
 
 type FileStamp = Option<(SystemTime, u64)>;

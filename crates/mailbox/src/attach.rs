@@ -5,85 +5,15 @@
 //! symlink is followed. [`cleanup`] removes folders older than a retention period.
 use crate::fsutil;
 use mapishim_abi as abi;
-use mapishim_core::text::bare_file_name;
+pub(crate) use mapishim_core::scratch::{self, NameSet};
 use mapishim_core::{MapiError, Result};
-use std::collections::HashSet;
 use std::fs;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 /// Prefix of the per-read folders; [`cleanup`] touches nothing else.
 pub const FOLDER_PREFIX: &str = "read-";
-/// In bytes: file systems count bytes (255), and a ` (n)` suffix must still fit.
-const MAX_NAME_BYTES: usize = 180;
-
-/// Names Windows maps to devices whatever the extension (`con.txt` opens the console).
-fn is_windows_device(name: &str) -> bool {
-    let stem = name
-        .split('.')
-        .next()
-        .unwrap_or("")
-        .trim_end()
-        .to_ascii_lowercase();
-    if matches!(
-        stem.as_str(),
-        "con" | "prn" | "aux" | "nul" | "conin$" | "conout$"
-    ) {
-        return true;
-    }
-    match stem
-        .strip_prefix("com")
-        .or_else(|| stem.strip_prefix("lpt"))
-    {
-        Some(n) => {
-            let mut c = n.chars();
-            matches!(
-                (c.next(), c.next()),
-                (Some('0'..='9' | '¹' | '²' | '³'), None)
-            )
-        }
-        None => false,
-    }
-}
-
-/// File names for the attachments of one read: safe on every platform and unique in the
-/// folder, compared case-insensitively (Windows and macOS folders ignore case).
-#[derive(Default)]
-pub(crate) struct NameSet {
-    taken: HashSet<String>,
-}
-
-impl NameSet {
-    /// `fallback` names an attachment whose own name is empty or unusable.
-    pub fn unique(&mut self, wanted: Option<&str>, fallback: &str) -> String {
-        let mut base = bare_file_name(wanted.unwrap_or(""));
-        // A leading dot would hide the file and `..`-like names are meaningless.
-        base = base.trim_start_matches('.').to_string();
-        if base.is_empty() {
-            base = fallback.to_string();
-        }
-        if is_windows_device(&base) {
-            base.insert(0, '_');
-        }
-        let base = mapishim_core::text::truncate_file_name(&base, MAX_NAME_BYTES);
-        let (stem, ext) = split_ext(&base);
-        let mut candidate = format!("{stem}{ext}");
-        let mut n = 2;
-        while !self.taken.insert(candidate.to_lowercase()) {
-            candidate = format!("{stem} ({n}){ext}");
-            n += 1;
-        }
-        candidate
-    }
-}
-
-fn split_ext(name: &str) -> (&str, &str) {
-    match name.rfind('.') {
-        Some(dot) if dot > 0 && name.len() - dot <= 16 => name.split_at(dot),
-        _ => (name, ""),
-    }
-}
 
 /// A fresh private folder for one read; removed again unless [`ReadFolder::keep`] is called.
 pub(crate) struct ReadFolder {
@@ -111,7 +41,7 @@ impl ReadFolder {
     /// Created on the first file, so reads without attachments leave no folder behind.
     fn dir(&mut self) -> Result<&Path> {
         if self.dir.is_none() {
-            fsutil::create_private_dir_all(&self.root)
+            scratch::create_private_dir_all(&self.root)
                 .map_err(|e| write_error(&e, &format!("cannot create {}", self.root.display())))?;
             // A random, unused name; mode 0700 from the start (no window with wider rights).
             let mut builder = tempfile::Builder::new();
@@ -148,36 +78,9 @@ impl ReadFolder {
 }
 
 /// Removes the `read-*` folders under `attach_root` last modified more than `retention`
-/// ago; returns how many were removed. Symlinks and other entries are left alone.
+/// ago; returns how many were removed.
 pub fn cleanup(attach_root: &Path, retention: Duration) -> io::Result<usize> {
-    let entries = match fs::read_dir(attach_root) {
-        Ok(e) => e,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(0),
-        Err(e) => return Err(e),
-    };
-    let now = SystemTime::now();
-    let mut removed = 0;
-    for entry in entries.flatten() {
-        let is_ours = entry
-            .file_name()
-            .to_str()
-            .is_some_and(|n| n.starts_with(FOLDER_PREFIX));
-        // `DirEntry::metadata` does not follow symlinks.
-        let Ok(meta) = entry.metadata() else { continue };
-        if !is_ours || !meta.is_dir() {
-            continue;
-        }
-        let old = meta
-            .modified()
-            .ok()
-            .and_then(|m| now.duration_since(m).ok())
-            .is_some_and(|age| age >= retention);
-        // remove_dir_all does not follow symlinks inside the folder.
-        if old && fs::remove_dir_all(entry.path()).is_ok() {
-            removed += 1;
-        }
-    }
-    Ok(removed)
+    scratch::remove_expired(attach_root, FOLDER_PREFIX, retention)
 }
 
 #[cfg(test)]
@@ -227,7 +130,7 @@ mod tests {
             assert!(!name.contains(['/', '\\']) && !name.chars().any(char::is_control));
         }
         let long = names.unique(Some(&format!("{}.pdf", "é".repeat(400))), "a");
-        assert!(long.len() <= MAX_NAME_BYTES && long.ends_with(".pdf"));
+        assert!(long.len() <= scratch::MAX_NAME_BYTES && long.ends_with(".pdf"));
     }
 
     #[test]

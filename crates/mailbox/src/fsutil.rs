@@ -1,7 +1,7 @@
 //! File-system helpers that never follow a symlink out of a folder and never block.
 use mapishim_abi as abi;
 use mapishim_core::{MapiError, Result};
-use std::fs::{self, File, OpenOptions};
+use std::fs::{File, OpenOptions};
 use std::io::{self, Read};
 use std::path::Path;
 
@@ -96,18 +96,6 @@ fn header_end(data: &[u8]) -> Option<usize> {
         .min()
 }
 
-/// Creates a folder readable by its owner only (mail is private).
-pub(crate) fn create_private_dir_all(path: &Path) -> io::Result<()> {
-    let mut builder = fs::DirBuilder::new();
-    builder.recursive(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::DirBuilderExt;
-        builder.mode(0o700);
-    }
-    builder.create(path)
-}
-
 /// Opens a new file that must not exist yet, readable by its owner only.
 pub(crate) fn create_new_private(path: &Path) -> io::Result<File> {
     let mut options = OpenOptions::new();
@@ -141,7 +129,7 @@ mod tests {
         let path = dir.path().join("m");
         let mut header = format!("X-Long: {}\r\n", "a".repeat(64 * 1024 - 12));
         header.push_str("Subject: s\r\n\r\nbody");
-        fs::File::create(&path)
+        File::create(&path)
             .unwrap()
             .write_all(header.as_bytes())
             .unwrap();
@@ -156,7 +144,7 @@ mod tests {
     fn refuses_symlinks_and_folders() {
         let dir = tempfile::tempdir().unwrap();
         let target = dir.path().join("t");
-        fs::write(&target, "x").unwrap();
+        std::fs::write(&target, "x").unwrap();
         let link = dir.path().join("l");
         std::os::unix::fs::symlink(&target, &link).unwrap();
         assert!(open_regular(&link).is_err());

@@ -756,7 +756,7 @@ impl Store {
 fn ensure_maildir(dir: &Path) -> Result<()> {
     for sub in ["cur", "new", "tmp"] {
         let path = dir.join(sub);
-        fsutil::create_private_dir_all(&path).map_err(|e| {
+        mapishim_core::scratch::create_private_dir_all(&path).map_err(|e| {
             MapiError::from_store_io(&e, &format!("cannot create {}", path.display()))
         })?;
     }
