@@ -99,8 +99,8 @@ pub fn fallback_sender() -> Mailbox {
     }
 }
 
-/// Everything [`Composer::prepare`] needs besides the request.
-pub struct Composer<'a> {
+/// Everything [`MessageBuilder::prepare`] needs besides the request.
+pub struct MessageBuilder<'a> {
     pub decoder: TextDecoder,
     /// The configured `from`; `None` falls back to `user@hostname`.
     pub from: Option<&'a Mailbox>,
@@ -110,7 +110,7 @@ pub struct Composer<'a> {
     pub backend: Option<(&'a dyn crate::Backend, usize)>,
 }
 
-impl Composer<'_> {
+impl MessageBuilder<'_> {
     fn text(&self, raw: Option<&RawText>, utf8: bool, field: &str) -> String {
         let Some(raw) = raw else { return String::new() };
         let decoded = self.decoder.decode(raw, utf8);
@@ -500,7 +500,7 @@ mod tests {
             name: Some("Config".into()),
             address: "config@example.org".into(),
         };
-        Composer {
+        MessageBuilder {
             decoder: TextDecoder::default(),
             from: Some(&from),
             book: &book,

@@ -8,7 +8,7 @@ mod logging;
 use mapishim_composer::Launcher;
 use mapishim_core::RawRecipient;
 use mapishim_core::addressbook::AddressBook;
-use mapishim_core::compose::Composer;
+use mapishim_core::compose::MessageBuilder;
 use mapishim_core::config::DEFAULT_RETENTION_HOURS;
 use mapishim_core::config::{BackendKind, ConfigSource, Settings, file_stamp};
 use mapishim_core::{
@@ -205,10 +205,10 @@ impl Runtime {
         recipients: &[RawRecipient],
         utf8: bool,
     ) -> Result<Vec<(u32, Mailbox)>> {
-        let composer = self.composer_for(session);
+        let builder = self.builder_for(session);
         let mut resolved = Vec::new();
         for (index, raw) in recipients.iter().enumerate() {
-            let (_, mailboxes) = composer.recipient(raw, utf8).map_err(|e| {
+            let (_, mailboxes) = builder.recipient(raw, utf8).map_err(|e| {
                 MapiError::new(
                     e.mapi_code(),
                     format!("recipient #{}: {}", index + 1, e.detail()),
@@ -221,8 +221,8 @@ impl Runtime {
 
     /// For `session`: names resolve through the backend first (a plugin's directory,
     /// another provider's address book), then the vCard book.
-    pub fn composer_for(&self, session: usize) -> Composer<'_> {
-        Composer {
+    pub fn builder_for(&self, session: usize) -> MessageBuilder<'_> {
+        MessageBuilder {
             decoder: self.settings.decoder,
             from: self.settings.from.as_ref(),
             book: &self.book,
@@ -231,7 +231,7 @@ impl Runtime {
     }
 
     fn prepare(&self, session: usize, request: &SendRequest) -> Result<Message> {
-        self.composer_for(session).prepare(request)
+        self.builder_for(session).prepare(request)
     }
 
     /// Resolves and delivers one request: everything to a pass-through backend; otherwise
