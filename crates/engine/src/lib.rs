@@ -4,6 +4,7 @@
 #![forbid(unsafe_code)]
 
 mod logging;
+mod reentry;
 pub mod registry;
 
 use mapishim_core::RawRecipient;
@@ -12,9 +13,8 @@ use mapishim_core::compose::MessageBuilder;
 use mapishim_core::config::DEFAULT_RETENTION_HOURS;
 use mapishim_core::config::{ConfigSource, Settings, file_stamp};
 use mapishim_core::{
-    Backend, Delivery, DialogComposer, LogonRequest, Mailbox, MapiCode, MapiError, Message, RawText,
-    Result,
-    SendRequest,
+    Backend, Delivery, DialogComposer, LogonRequest, Mailbox, MapiCode, MapiError, Message,
+    RawText, Result, SendRequest,
 };
 use mapishim_mailbox::{FindOptions, ReadMessage, ReadOptions, Store};
 use std::collections::HashMap;
@@ -62,6 +62,13 @@ impl Runtime {
             composer,
             mailbox,
         })
+    }
+
+    /// Marks this thread as running the backend's `call`, so that the backend's code cannot
+    /// call Simple MAPI again (see `reentry.rs`).
+    fn inside(&self, call: &'static str) -> Option<reentry::Inside> {
+        let entry = registry::backend_entry(self.settings.backend);
+        (!entry.guards_reentry).then(|| reentry::enter(self.backend.name(), call))
     }
 
     fn store(&self) -> Result<&Store> {
@@ -153,6 +160,7 @@ impl Runtime {
         replace: Option<&str>,
     ) -> Result<String> {
         let store = self.store()?;
+        let _inside = self.inside("save");
         // A draft needs no recipients, like a dialog request.
         let draft = SendRequest {
             dialog: true,
@@ -178,6 +186,7 @@ impl Runtime {
         recipients: &[RawRecipient],
         utf8: bool,
     ) -> Result<Vec<(u32, Mailbox)>> {
+        let _inside = self.inside("resolve");
         let builder = self.builder_for(session);
         let mut resolved = Vec::new();
         for (index, raw) in recipients.iter().enumerate() {
@@ -211,6 +220,7 @@ impl Runtime {
     /// dialog requests to the composer when one is configured, else to the backend
     /// (DECISIONS.md §1).
     pub fn send(&self, session: usize, request: &SendRequest) -> Result<Delivery> {
+        let _inside = self.inside("send");
         // Pass-through backends get every request, dialogs included (DECISIONS.md §1):
         // the provider they forward to has its own compose window.
         if let Some(result) = self.backend.send_request(session, request) {
@@ -227,6 +237,7 @@ impl Runtime {
 
     pub fn resolve(&self, session: usize, name: &RawText, narrow_is_utf8: bool) -> Result<Mailbox> {
         let text = self.settings.decoder.decode(name, narrow_is_utf8).text;
+        let _inside = self.inside("resolve");
         match self.backend.resolve(session, &text) {
             Some(result) => result,
             None => self.book.resolve(&text),
@@ -321,11 +332,19 @@ impl Engine {
 
     /// The current configuration's runtime, reloaded when the file or a vCard changed.
     pub fn runtime(&self) -> Result<Arc<Runtime>> {
+        reentry::check()?;
         let source = ConfigSource::locate();
-        let mut state = self.state();
-        if let Some(cached) = state.cached.as_ref().filter(|c| c.is_current(&source)) {
+        if let Some(cached) = self
+            .state()
+            .cached
+            .as_ref()
+            .filter(|c| c.is_current(&source))
+        {
             return Ok(cached.runtime.clone());
         }
+        // Built without the lock: building runs foreign code (a plugin's `create`, a
+        // library's initializers), which may take its time or call Simple MAPI (refused,
+        // see reentry.rs); other threads' calls on their sessions go on meanwhile.
         let config_stamp = source.fingerprint();
         let loaded = source
             .load()
@@ -335,45 +354,72 @@ impl Engine {
                 // Logging first, so that a backend that cannot be built (a library that
                 // does not load) is reported in the configured log.
                 init_logging(Some(&settings));
+                let _inside = reentry::enter(settings.backend.name(), "initialization");
                 Runtime::build(settings)
             });
         match loaded {
-            Ok(runtime) => {
-                tracing::info!(
-                    config = %source.path().map(|p| p.display().to_string()).unwrap_or_else(|| "built-in defaults".into()),
-                    backend = runtime.backend.name(),
-                    composer = runtime.settings.composer.as_ref().map(|c| c.kind.name()).unwrap_or("none"),
-                    route = runtime.settings.matched_route.as_deref().unwrap_or("-"),
-                    app = %logging::app_name(),
-                    pid = std::process::id(),
-                    "configuration loaded"
-                );
-                let vcard_stamps = runtime
-                    .settings
-                    .vcards
-                    .iter()
-                    .map(|p| file_stamp(p))
-                    .collect();
-                let runtime = Arc::new(runtime);
-                state.cached = Some(Cached {
-                    source,
-                    config_stamp,
-                    vcard_stamps,
-                    runtime: runtime.clone(),
-                });
-                Ok(runtime)
-            }
+            Ok(runtime) => Ok(self.install(source, config_stamp, runtime)),
             Err(why) => {
                 init_logging(None);
                 tracing::error!(app = %logging::app_name(), "configuration unusable, nothing can be sent: {why}");
-                state.cached = None;
+                let dropped = self.state().cached.take();
+                // A replaced runtime is dropped outside the lock: a plugin's `destroy` runs.
+                drop(dropped);
                 Err(MapiError::failure(format!("configuration unusable: {why}")))
             }
         }
     }
 
+    /// Makes a freshly built runtime the current one, unless another thread installed one
+    /// for the same file meanwhile: then that one stays and ours is dropped.
+    fn install(
+        &self,
+        source: ConfigSource,
+        config_stamp: FileStamp,
+        runtime: Runtime,
+    ) -> Arc<Runtime> {
+        let vcard_stamps = runtime
+            .settings
+            .vcards
+            .iter()
+            .map(|p| file_stamp(p))
+            .collect();
+        let runtime = Arc::new(runtime);
+        let mut state = self.state();
+        if let Some(current) = state
+            .cached
+            .as_ref()
+            .filter(|c| c.is_current(&source) && c.config_stamp == config_stamp)
+        {
+            let current = current.runtime.clone();
+            drop(state);
+            // Ours goes outside the lock: dropping it runs the plugin's `destroy`.
+            drop(runtime);
+            return current;
+        }
+        let replaced = state.cached.replace(Cached {
+            source: source.clone(),
+            config_stamp,
+            vcard_stamps,
+            runtime: runtime.clone(),
+        });
+        drop(state);
+        drop(replaced);
+        tracing::info!(
+            config = %source.path().map(|p| p.display().to_string()).unwrap_or_else(|| "built-in defaults".into()),
+            backend = runtime.backend.name(),
+            composer = runtime.settings.composer.as_ref().map(|c| c.kind.name()).unwrap_or("none"),
+            route = runtime.settings.matched_route.as_deref().unwrap_or("-"),
+            app = %logging::app_name(),
+            pid = std::process::id(),
+            "configuration loaded"
+        );
+        runtime
+    }
+
     /// `MAPILogon`: a new session bound to the current configuration.
     pub fn logon(&self, request: &LogonRequest) -> Result<usize> {
+        reentry::check()?;
         let runtime = self
             .runtime()
             .map_err(|e| MapiError::new(MapiCode::LogonFailure, e.detail().to_string()))?;
@@ -394,8 +440,13 @@ impl Engine {
         state.last_handle = handle;
         state.sessions.insert(handle, runtime.clone());
         drop(state);
-        if let Err(e) = runtime.backend.logon(handle, request) {
-            self.state().sessions.remove(&handle);
+        let logged_on = {
+            let _inside = runtime.inside("logon");
+            runtime.backend.logon(handle, request)
+        };
+        if let Err(e) = logged_on {
+            let removed = self.state().sessions.remove(&handle);
+            drop(removed);
             return Err(e);
         }
         tracing::info!(session = handle, app = %logging::app_name(), "logon");
@@ -403,9 +454,11 @@ impl Engine {
     }
 
     pub fn logoff(&self, handle: usize) -> Result<()> {
+        reentry::check()?;
         let removed = self.state().sessions.remove(&handle);
         match removed {
             Some(runtime) => {
+                let _inside = runtime.inside("logoff");
                 runtime.backend.logoff(handle);
                 tracing::info!(session = handle, "logoff");
                 Ok(())
@@ -416,6 +469,7 @@ impl Engine {
 
     /// The runtime a call on `handle` uses: the session's, or the current one for session 0.
     pub fn session(&self, handle: usize) -> Result<Arc<Runtime>> {
+        reentry::check()?;
         if handle == 0 {
             return self.runtime();
         }

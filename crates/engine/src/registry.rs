@@ -21,6 +21,9 @@ pub struct BackendEntry {
     pub check: fn(&Settings) -> Vec<Finding>,
     /// Builds it; loading a library can fail, and the error names the file.
     pub build: fn(&Settings) -> Result<Box<dyn Backend>, String>,
+    /// It refuses calls back into mapishim from its own foreign code itself; otherwise the
+    /// engine refuses them while the backend runs (`reentry.rs`).
+    pub guards_reentry: bool,
 }
 
 pub static BACKENDS: &[BackendEntry] = &[
@@ -28,12 +31,14 @@ pub static BACKENDS: &[BackendEntry] = &[
         kind: BackendKind::Outbox,
         check: |_| Vec::new(),
         build: |s| Ok(Box::new(mapishim_outbox::Outbox::new(s.outbox_dir.clone()))),
+        guards_reentry: false,
     },
     BackendEntry {
         kind: BackendKind::Smtp,
         // `config check` reports [smtp] whatever the backend: `outbox flush` uses it too.
         check: |_| Vec::new(),
         build: |s| Ok(Box::new(smtp_backend(s).ok_or_else(|| missing(s))?)),
+        guards_reentry: false,
     },
     BackendEntry {
         kind: BackendKind::Sendmail,
@@ -44,6 +49,7 @@ pub static BACKENDS: &[BackendEntry] = &[
                 s.outbox_dir.clone(),
             )))
         },
+        guards_reentry: false,
     },
     BackendEntry {
         kind: BackendKind::Forward,
@@ -54,6 +60,7 @@ pub static BACKENDS: &[BackendEntry] = &[
                 forward, s.decoder,
             )?))
         },
+        guards_reentry: true,
     },
     BackendEntry {
         kind: BackendKind::Plugin,
@@ -62,6 +69,7 @@ pub static BACKENDS: &[BackendEntry] = &[
             let plugin = s.plugin.as_ref().ok_or_else(|| missing(s))?;
             Ok(Box::new(mapishim_plugin_host::PluginBackend::load(plugin)?))
         },
+        guards_reentry: false,
     },
 ];
 

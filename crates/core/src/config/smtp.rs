@@ -58,10 +58,46 @@ pub(super) struct SmtpSection {
     password_env: Option<String>,
     password_command: Option<Vec<String>>,
     password: Option<Spanned<String>>,
-    ca_file: Option<PathBuf>,
+    ca_file: Option<Spanned<PathBuf>>,
     timeout_secs: Option<u64>,
     #[serde(default)]
     allow_insecure: bool,
+}
+
+/// The file's permission bits when users other than its owner may read it (Unix).
+fn readable_by_others(path: &std::path::Path) -> Option<u32> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(path).ok()?.permissions().mode() & 0o777;
+        (mode & 0o077 != 0).then_some(mode)
+    }
+    #[cfg(not(unix))]
+    {
+        // Windows: the per-user profile folder's ACL protects it (docs/configuration.md).
+        let _ = path;
+        None
+    }
+}
+
+/// `ca_file` must hold at least one PEM certificate: otherwise TLS would fail later, with
+/// no root to trust, and no hint why.
+fn ca_file(value: &Spanned<PathBuf>, ctx: &Ctx<'_>) -> Result<PathBuf, ConfigError> {
+    let path = ctx.resolve(value.get_ref());
+    let shown = path.display();
+    let text = std::fs::read(&path)
+        .map_err(|e| ctx.at(value, "smtp.ca_file", format!("cannot read {shown}: {e}")))?;
+    if !text
+        .windows(27)
+        .any(|w| w == b"-----BEGIN CERTIFICATE-----")
+    {
+        return Err(ctx.at(
+            value,
+            "smtp.ca_file",
+            format!("{shown} holds no PEM certificate (-----BEGIN CERTIFICATE-----)"),
+        ));
+    }
+    Ok(path)
 }
 
 fn is_loopback(host: &str) -> bool {
@@ -128,7 +164,7 @@ impl SmtpSection {
             security: self.security,
             username: self.username.clone(),
             password,
-            ca_file: self.ca_file.as_deref().map(|p| ctx.resolve(p)),
+            ca_file: self.ca_file.as_ref().map(|p| ca_file(p, ctx)).transpose()?,
             timeout_secs: self.timeout_secs.unwrap_or(DEFAULT_TIMEOUT_SECS).max(1),
         })
     }
@@ -164,6 +200,15 @@ impl SmtpSection {
                         "smtp.password",
                         "a plain password in the file; prefer password_env or password_command",
                     ));
+                    if let Some(mode) = ctx.path.and_then(readable_by_others) {
+                        warnings.push(ctx.warning(
+                            p,
+                            "smtp.password",
+                            &format!(
+                                "the file holding it is readable by other users (mode {mode:o}); chmod 600 it"
+                            ),
+                        ));
+                    }
                     Some(PasswordSource::Plain(p.get_ref().clone()))
                 }
                 _ => None,

@@ -149,3 +149,48 @@ fn backend_and_composer_tables_match_the_file_names() {
         assert_eq!(kind.name(), *name);
     }
 }
+
+#[test]
+fn ca_file_must_hold_a_pem_certificate() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("config.toml");
+    let text = |ca: &str| format!("[smtp]\nhost = \"mail.example.org\"\nca_file = {ca:?}\n");
+    let e = Settings::from_toml(&text("missing.pem"), Some(&config)).unwrap_err();
+    assert_eq!(
+        (e.line, e.key.as_deref()),
+        (Some(3), Some("smtp.ca_file")),
+        "{e}"
+    );
+    assert!(e.message.contains("cannot read"), "{e}");
+    std::fs::write(dir.path().join("empty.pem"), "not a certificate\n").unwrap();
+    let e = Settings::from_toml(&text("empty.pem"), Some(&config)).unwrap_err();
+    assert!(e.message.contains("holds no PEM certificate"), "{e}");
+    std::fs::write(
+        dir.path().join("ca.pem"),
+        "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n",
+    )
+    .unwrap();
+    let s = Settings::from_toml(&text("ca.pem"), Some(&config)).unwrap();
+    assert_eq!(s.smtp.unwrap().ca_file, Some(dir.path().join("ca.pem")));
+}
+
+#[cfg(unix)]
+#[test]
+fn a_plain_password_in_a_file_others_can_read_is_a_warning() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("config.toml");
+    let text = "[smtp]\nhost = \"mail.example.org\"\nusername = \"u\"\npassword = \"p\"\n";
+    std::fs::write(&config, text).unwrap();
+    std::fs::set_permissions(&config, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let s = Settings::from_toml(text, Some(&config)).unwrap();
+    assert_eq!(s.warnings.len(), 2, "{:?}", s.warnings);
+    assert!(
+        s.warnings[1].contains("readable by other users (mode 644)"),
+        "{:?}",
+        s.warnings
+    );
+    std::fs::set_permissions(&config, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let s = Settings::from_toml(text, Some(&config)).unwrap();
+    assert_eq!(s.warnings.len(), 1, "{:?}", s.warnings);
+}
