@@ -1,6 +1,7 @@
 //! Private scratch folders: the staged copies a composer reads and the attachment files
 //! `MAPIReadMail` returns. Both live under the per-user cache folder, get names safe on
 //! every platform, and are removed after a retention period.
+pub use crate::files::create_private_dir_all;
 use crate::text::{bare_file_name, truncate_file_name};
 use std::collections::HashSet;
 use std::fs;
@@ -17,18 +18,6 @@ pub fn user_cache_folder(name: &str) -> PathBuf {
         .unwrap_or_else(std::env::temp_dir)
         .join("mapishim")
         .join(name)
-}
-
-/// Creates a folder readable by its owner only (mail is private).
-pub fn create_private_dir_all(path: &Path) -> io::Result<()> {
-    let mut builder = fs::DirBuilder::new();
-    builder.recursive(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::DirBuilderExt;
-        builder.mode(0o700);
-    }
-    builder.create(path)
 }
 
 /// Names Windows maps to devices whatever the extension (`con.txt` opens the console).
