@@ -1,7 +1,6 @@
 //! Private scratch folders: the staged copies a composer reads and the attachment files
 //! `MAPIReadMail` returns. Both live under the per-user cache folder, get names safe on
 //! every platform, and are removed after a retention period.
-pub use crate::files::create_private_dir_all;
 use crate::text::{bare_file_name, truncate_file_name};
 use std::collections::HashSet;
 use std::fs;

@@ -41,7 +41,7 @@ impl ReadFolder {
     /// Created on the first file, so reads without attachments leave no folder behind.
     fn dir(&mut self) -> Result<&Path> {
         if self.dir.is_none() {
-            scratch::create_private_dir_all(&self.root)
+            mapishim_core::files::create_private_dir_all(&self.root)
                 .map_err(|e| write_error(&e, &format!("cannot create {}", self.root.display())))?;
             // A random, unused name; mode 0700 from the start (no window with wider rights).
             let mut builder = tempfile::Builder::new();
