@@ -142,10 +142,23 @@ pub fn sweep(dir: &Path) {
     }
 }
 
+fn folders(outbox_dir: &Path) -> [PathBuf; 3] {
+    [
+        outbox_dir.to_path_buf(),
+        outbox_dir.join(DRAFTS),
+        outbox_dir.join(FAILED),
+    ]
+}
+
+/// Sweeps the outbox (or spool) and its `drafts/` and `failed/` folders.
+pub fn sweep_all(outbox_dir: &Path) {
+    folders(outbox_dir).iter().for_each(|d| sweep(d));
+}
+
 /// Temporary files in the outbox and its `drafts/` and `failed/` folders: writes in
 /// progress, or leftovers of a process killed mid-write if older than an hour.
 pub fn temporaries(outbox_dir: &Path) -> Vec<files::Leftover> {
-    [outbox_dir.to_path_buf(), outbox_dir.join(DRAFTS), outbox_dir.join(FAILED)]
+    folders(outbox_dir)
         .iter()
         .flat_map(|d| files::temporaries(d))
         .collect()

@@ -120,7 +120,7 @@ pub fn flush(
     deadline: Instant,
     mut on_event: impl FnMut(FlushEvent),
 ) -> FlushSummary {
-    mapishim_outbox::sweep(&backend.spool);
+    mapishim_outbox::sweep_all(&backend.spool);
     let files = pending(&backend.spool);
     let mut summary = FlushSummary::default();
     let mut handled = 0;
