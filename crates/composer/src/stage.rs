@@ -62,16 +62,10 @@ impl Staging {
     fn new_folder(&self) -> Result<PathBuf> {
         let failed =
             |e: std::io::Error| MapiError::from_store_io(&e, &self.root.display().to_string());
-        files::create_private_dir_all(&self.root).map_err(failed)?;
-        let mut builder = tempfile::Builder::new();
-        builder.prefix(FOLDER_PREFIX);
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            builder.permissions(fs::Permissions::from_mode(0o700));
-        }
         // Kept: the composer reads it after we return; `remove_expired` removes it later.
-        Ok(builder.tempdir_in(&self.root).map_err(failed)?.keep())
+        Ok(scratch::new_private_folder(&self.root, FOLDER_PREFIX)
+            .map_err(failed)?
+            .keep())
     }
 
     /// Removes staged folders older than the retention period. Best effort: a folder a
