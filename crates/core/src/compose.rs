@@ -2,8 +2,8 @@
 //! recipients, and reads every attachment before the call returns.
 use crate::address::{self, Typed};
 use crate::addressbook::AddressBook;
-use crate::text::{self, TextDecoder};
 use crate::files::{self, Links, ReadError};
+use crate::text::{self, TextDecoder};
 use crate::{
     Attachment, Mailbox, MapiError, Message, RawAttachment, RawRecipient, RawText, RecipientClass,
     Result, SendRequest,

@@ -152,7 +152,10 @@ pub fn open_regular(path: &Path, links: Links) -> io::Result<File> {
 #[derive(Debug)]
 pub enum ReadError {
     /// The file is (or grew to) more than the cap; nothing more was read.
-    TooLarge { len: u64, limit: u64 },
+    TooLarge {
+        len: u64,
+        limit: u64,
+    },
     /// The memory for the file's size could not be reserved.
     NoMemory(u64),
     Io(io::Error),

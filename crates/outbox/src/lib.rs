@@ -5,8 +5,8 @@
 //! rename. Names are `YYYYMMDDTHHMMSSZ-<unique>.eml`, so a listing is in send order.
 #![forbid(unsafe_code)]
 
-use mapishim_core::mime::{self, BccHeader};
 use mapishim_core::files::{self, TEMP_PREFIX};
+use mapishim_core::mime::{self, BccHeader};
 use mapishim_core::{Backend, Delivery, MapiError, Message, Result};
 use std::collections::HashMap;
 use std::fs;
@@ -110,7 +110,11 @@ pub fn store(
     sweep_now_and_then(dir);
     let stem = unique_stem(SystemTime::now());
     let final_path = dir.join(format!("{stem}.eml"));
-    files::write_atomically(&dir.join(format!("{TEMP_PREFIX}{stem}")), &final_path, render)?;
+    files::write_atomically(
+        &dir.join(format!("{TEMP_PREFIX}{stem}")),
+        &final_path,
+        render,
+    )?;
     Ok(final_path)
 }
 
@@ -293,7 +297,11 @@ mod tests {
         };
         assert_eq!(mode(&stored), 0o600);
         assert_eq!(mode(&root), 0o700);
-        assert_eq!(mode(root.parent().unwrap()), 0o700, "parents created on first use");
+        assert_eq!(
+            mode(root.parent().unwrap()),
+            0o700,
+            "parents created on first use"
+        );
         refuse_without_recipients(&root, &message());
         let [draft] = &Outbox::new(root.join(DRAFTS)).list().unwrap()[..] else {
             panic!("one draft")
@@ -308,7 +316,11 @@ mod tests {
         assert_eq!(mode(&root.join(FAILED)), 0o700);
         let reason = failed.with_extension("reason");
         assert_eq!(mode(&reason), 0o600);
-        assert!(fs::read_to_string(&reason).unwrap().contains("reason: 550 no\n"));
+        assert!(
+            fs::read_to_string(&reason)
+                .unwrap()
+                .contains("reason: 550 no\n")
+        );
         assert!(temporaries(&root).is_empty());
     }
 
