@@ -104,6 +104,31 @@ fn move_to_failed(path: &Path, reason: &str) {
     }
 }
 
+/// Earlier versions locked `<message>.lock` side files and could leave them behind;
+/// none is created any more, so one untouched for an hour is an orphan.
+fn remove_legacy_locks(dir: &Path) {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
+    let now = std::time::SystemTime::now();
+    for entry in entries.flatten() {
+        let path = entry.path();
+        let old = entry
+            .metadata()
+            .ok()
+            .filter(|m| m.is_file())
+            .is_some_and(|m| {
+                m.modified()
+                    .ok()
+                    .and_then(|t| now.duration_since(t).ok())
+                    .is_some_and(|age| age >= files::TEMP_MAX_AGE)
+            });
+        if old && path.extension().is_some_and(|x| x == "lock") {
+            let _ = fs::remove_file(&path);
+        }
+    }
+}
+
 /// What became of one listed message.
 enum Outcome {
     Delivered,
@@ -121,6 +146,7 @@ pub fn flush(
     mut on_event: impl FnMut(FlushEvent),
 ) -> FlushSummary {
     mapishim_outbox::sweep_all(&backend.spool);
+    remove_legacy_locks(&backend.spool);
     let files = pending(&backend.spool);
     let mut summary = FlushSummary::default();
     let mut handled = 0;
@@ -210,6 +236,24 @@ mod tests {
             without_bcc(raw),
             b"From: <a@x.org>\r\nSubject: s\r\n\r\nBcc: stays in the body\r\n"
         );
+    }
+
+    #[test]
+    fn only_old_legacy_lock_files_are_removed() {
+        let dir = tempfile::tempdir().unwrap();
+        let old = dir.path().join("20260101T000000Z-1.lock");
+        let fresh = dir.path().join("20260101T000000Z-2.lock");
+        let message = dir.path().join("20260101T000000Z-3.eml");
+        for p in [&old, &fresh, &message] {
+            fs::write(p, "").unwrap();
+        }
+        let hours_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(7200);
+        for p in [&old, &message] {
+            let file = fs::File::options().write(true).open(p).unwrap();
+            file.set_modified(hours_ago).unwrap();
+        }
+        remove_legacy_locks(dir.path());
+        assert!(!old.exists() && fresh.exists() && message.exists());
     }
 
     #[test]
