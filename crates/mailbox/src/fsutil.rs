@@ -1,8 +1,7 @@
 //! The Maildir's view of core's file promises (`mapishim_core::files`): files found by
 //! listing are never followed out of the folder, and header reads stop at the blank line.
-use mapishim_abi as abi;
 use mapishim_core::files::{self, Links, ReadError};
-use mapishim_core::{MapiError, Result};
+use mapishim_core::{MapiCode, MapiError, Result};
 use std::fs::File;
 use std::io::{self, Read};
 use std::path::Path;
@@ -17,7 +16,18 @@ pub(crate) fn open_regular(path: &Path) -> io::Result<File> {
 pub(crate) fn read_capped(file: &mut File, limit: u64) -> Result<Vec<u8>> {
     files::read_capped(file, limit).map_err(|e| match e {
         ReadError::Io(e) => MapiError::from_store_io(&e, "cannot read message"),
-        other => MapiError::new(abi::MAPI_E_INSUFFICIENT_MEMORY, format!("message: {other}")),
+        ReadError::TooLarge { len, limit } if len > limit => MapiError::new(
+            MapiCode::InsufficientMemory,
+            format!("message is {len} bytes; the limit is {limit}"),
+        ),
+        ReadError::TooLarge { limit, .. } => MapiError::new(
+            MapiCode::InsufficientMemory,
+            format!("message grew past the limit of {limit} bytes"),
+        ),
+        ReadError::NoMemory(len) => MapiError::new(
+            MapiCode::InsufficientMemory,
+            format!("message of {len} bytes: cannot reserve the memory"),
+        ),
     })
 }
 

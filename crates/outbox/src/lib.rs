@@ -7,7 +7,7 @@
 
 use mapishim_core::files::{self, TEMP_PREFIX};
 use mapishim_core::mime::{self, BccHeader};
-use mapishim_core::{Backend, Delivery, MapiError, Message, Result};
+use mapishim_core::{Backend, Delivery, MapiCode, MapiError, Message, Result};
 use std::collections::HashMap;
 use std::fs;
 use std::io::Write;
@@ -30,7 +30,7 @@ pub fn refuse_without_recipients(outbox_dir: &Path, message: &Message) -> MapiEr
         Ok(path) => {
             tracing::warn!(path = %path.display(), "no recipients: saved as a draft; configure [composer] to open dialog requests in a mail program");
             MapiError::new(
-                mapishim_abi::MAPI_E_UNKNOWN_RECIPIENT,
+                MapiCode::UnknownRecipient,
                 "no recipients to send to; saved as a draft",
             )
         }
