@@ -12,7 +12,8 @@ import tempfile
 import time
 from collections import Counter
 
-from conftest import Runner, send
+import pytest
+from conftest import Runner, run_case, send
 from smtp_server import Server, free_port
 
 
@@ -90,6 +91,28 @@ def test_two_processes_one_spool_no_duplicate_no_loss(dist, setup, linux_sender)
 
 def test_three_concurrent_flushes_of_300_leave_no_lock_and_exit_0(dist, setup, linux_sender):
     check_flushes(dist, setup, linux_sender, messages=300, runs=3)
+
+
+def rc(proc):
+    assert proc.returncode == 0, proc.stderr
+    return int(proc.stdout.strip().rsplit("rc=", 1)[1])
+
+
+@pytest.mark.parametrize("suite", ["linux", "wine64"], indirect=True)
+def test_the_library_flushes_under_the_message_lock_and_sweeps_leftovers(suite, setup):
+    """The DLL's own flush (after a delivery) on Windows semantics too: lock the message
+    file, deliver, remove it while locked; and the spool's old temporary files go."""
+    port = free_port()
+    smtp_config(setup, port)
+    assert rc(run_case(suite, setup, "send_one")) == 0
+    assert len(list(setup.outbox.glob("*.eml"))) == 1
+    left = setup.outbox / ".tmp-20260101T000000Z-000000-1-0000"
+    left.write_bytes(b"partial")
+    os.utime(left, (time.time() - 7200, time.time() - 7200))
+    with Server(port=port) as server:
+        assert rc(run_case(suite, setup, "send_one")) == 0
+    assert len(server.messages) == 2, "the new message and the spooled one"
+    assert list(setup.outbox.iterdir()) == [], "no message, lock or temporary file left"
 
 
 def outbox_config(setup):
