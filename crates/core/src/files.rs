@@ -228,17 +228,18 @@ pub struct Leftover {
 
 /// The temporary files (`.tmp-*`, regular files only) directly in `dir`.
 pub fn temporaries(dir: &Path) -> Vec<Leftover> {
+    files_named(dir, |name| name.starts_with(TEMP_PREFIX))
+}
+
+/// The regular files directly in `dir` whose names `wanted` accepts, with size and age.
+pub fn files_named(dir: &Path, wanted: impl Fn(&str) -> bool) -> Vec<Leftover> {
     let Ok(entries) = fs::read_dir(dir) else {
         return Vec::new();
     };
     let now = SystemTime::now();
     let mut found: Vec<Leftover> = entries
         .flatten()
-        .filter(|e| {
-            e.file_name()
-                .to_str()
-                .is_some_and(|n| n.starts_with(TEMP_PREFIX))
-        })
+        .filter(|e| e.file_name().to_str().is_some_and(&wanted))
         .filter_map(|e| {
             // `DirEntry::metadata` does not follow symlinks.
             let meta = e.metadata().ok().filter(|m| m.is_file())?;

@@ -107,24 +107,9 @@ fn move_to_failed(path: &Path, reason: &str) {
 /// Earlier versions locked `<message>.lock` side files and could leave them behind;
 /// none is created any more, so one untouched for an hour is an orphan.
 fn remove_legacy_locks(dir: &Path) {
-    let Ok(entries) = fs::read_dir(dir) else {
-        return;
-    };
-    let now = std::time::SystemTime::now();
-    for entry in entries.flatten() {
-        let path = entry.path();
-        let old = entry
-            .metadata()
-            .ok()
-            .filter(|m| m.is_file())
-            .is_some_and(|m| {
-                m.modified()
-                    .ok()
-                    .and_then(|t| now.duration_since(t).ok())
-                    .is_some_and(|age| age >= files::TEMP_MAX_AGE)
-            });
-        if old && path.extension().is_some_and(|x| x == "lock") {
-            let _ = fs::remove_file(&path);
+    for lock in files::files_named(dir, |name| name.ends_with(".lock")) {
+        if lock.age >= files::TEMP_MAX_AGE {
+            let _ = fs::remove_file(&lock.path);
         }
     }
 }
