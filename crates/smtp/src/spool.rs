@@ -162,6 +162,8 @@ fn flush_one(backend: &SmtpBackend, path: &Path, on_event: &mut impl FnMut(Flush
             return Outcome::Gone;
         }
     };
+    // On Windows the lock (byte 0, mandatory there) also keeps other processes from reading
+    // the message while it is delivered: `outbox list` shows it as unreadable meanwhile.
     let mut lock = RwLock::new(file);
     let Ok(mut guard) = lock.try_write() else {
         on_event(FlushEvent::Busy(path.to_path_buf()));
