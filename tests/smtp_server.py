@@ -1,6 +1,7 @@
 """A real SMTP server on loopback for the tests: aiosmtpd, with optional STARTTLS,
 implicit TLS, AUTH, per-recipient refusals, and a connection drop during DATA."""
 
+import asyncio
 import socket
 import ssl
 import threading
@@ -29,6 +30,7 @@ class Recorder:
 
     refuse: set = field(default_factory=set)
     drop_data: int = 0  # drop the connection during this many DATA commands
+    data_delay: float = 0.0  # seconds before answering DATA (so that concurrent clients overlap)
     messages: list = field(default_factory=list)
     connections: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -46,6 +48,8 @@ class Recorder:
         return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):
+        if self.data_delay:
+            await asyncio.sleep(self.data_delay)
         with self.lock:
             if self.drop_data > 0:
                 self.drop_data -= 1

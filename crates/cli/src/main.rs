@@ -450,6 +450,19 @@ fn outbox_list() -> Result<(), String> {
         files.len(),
         settings.outbox_dir.display()
     );
+    for temp in mapishim_outbox::temporaries(&settings.outbox_dir) {
+        let minutes = temp.age.as_secs() / 60;
+        let what = if temp.age >= mapishim_core::files::TEMP_MAX_AGE {
+            "left by an interrupted write; the next send or flush removes it"
+        } else {
+            "a write in progress, or left by one interrupted less than an hour ago"
+        };
+        eprintln!(
+            "temporary file: {} ({} bytes, {minutes} min old): {what}",
+            temp.path.display(),
+            temp.bytes
+        );
+    }
     Ok(())
 }
 
@@ -486,16 +499,18 @@ fn outbox_flush() -> Result<(), String> {
             }
             FlushEvent::Deferred(p, why) => bar.println(format!("deferred: {} ({why})", name(&p))),
             FlushEvent::Busy(p) => bar.println(format!(
-                "skipped: {} (another process is delivering it)",
+                "busy: {} (another process is delivering it)",
                 name(&p)
             )),
         },
     );
     bar.finish_and_clear();
+    // "busy" last, so that scripts matching the first three counts keep working.
     println!(
-        "{} delivered, {} failed, {} remaining",
-        summary.delivered, summary.failed, summary.remaining
+        "{} delivered, {} failed, {} remaining, {} busy",
+        summary.delivered, summary.failed, summary.remaining, summary.busy
     );
+    // A busy message is another process's delivery, not ours to report as undelivered.
     if summary.remaining > 0 || summary.failed > 0 {
         return Err(format!(
             "{} message(s) not delivered",

@@ -1,5 +1,6 @@
 //! Staged attachment copies: one private folder per message, files under their display
 //! names, removed after the retention period.
+use mapishim_core::files;
 use mapishim_core::scratch::{self, NameSet};
 use mapishim_core::{MapiError, Message, Result};
 use std::fs;
@@ -43,10 +44,7 @@ impl Staging {
         for attachment in &message.attachments {
             let path = folder.join(names.unique(Some(&attachment.file_name), "attachment"));
             let write = || -> std::io::Result<()> {
-                let mut file = fs::OpenOptions::new()
-                    .write(true)
-                    .create_new(true)
-                    .open(&path)?;
+                let mut file = files::create_new_private(&path)?;
                 file.write_all(&attachment.data)?;
                 file.sync_all()
             };
@@ -64,16 +62,10 @@ impl Staging {
     fn new_folder(&self) -> Result<PathBuf> {
         let failed =
             |e: std::io::Error| MapiError::from_store_io(&e, &self.root.display().to_string());
-        scratch::create_private_dir_all(&self.root).map_err(failed)?;
-        let mut builder = tempfile::Builder::new();
-        builder.prefix(FOLDER_PREFIX);
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            builder.permissions(fs::Permissions::from_mode(0o700));
-        }
         // Kept: the composer reads it after we return; `remove_expired` removes it later.
-        Ok(builder.tempdir_in(&self.root).map_err(failed)?.keep())
+        Ok(scratch::new_private_folder(&self.root, FOLDER_PREFIX)
+            .map_err(failed)?
+            .keep())
     }
 
     /// Removes staged folders older than the retention period. Best effort: a folder a
@@ -121,6 +113,14 @@ pub(crate) mod tests {
         };
         let staged = staging.stage(&message).unwrap();
         assert_eq!(fs::read(&staged[0]).unwrap(), b"x");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = |p: &Path| fs::metadata(p).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode(&staged[0]), 0o600, "a staged copy is private");
+            assert_eq!(mode(staged[0].parent().unwrap()), 0o700);
+            assert_eq!(mode(staging.root()), 0o700);
+        }
         fs::create_dir(staging.root().join("not-ours")).unwrap();
         std::thread::sleep(Duration::from_millis(20));
         staging.remove_expired();

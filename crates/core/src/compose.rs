@@ -2,13 +2,13 @@
 //! recipients, and reads every attachment before the call returns.
 use crate::address::{self, Typed};
 use crate::addressbook::AddressBook;
+use crate::files::{self, Links, ReadError};
 use crate::text::{self, TextDecoder};
 use crate::{
     Attachment, Mailbox, MapiCode, MapiError, Message, RawAttachment, RawRecipient, RawText,
     RecipientClass, Result, SendRequest,
 };
 use mapishim_abi as abi;
-use std::io::Read;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -436,49 +436,20 @@ pub fn read_regular_file(path: &Path) -> Result<Vec<u8>> {
     if !meta.is_file() {
         return Err(not_regular());
     }
-    let mut options = std::fs::OpenOptions::new();
-    options.read(true);
-    #[cfg(unix)]
-    {
-        // Should the path be swapped for a FIFO after the check, opening it must not block.
-        use std::os::unix::fs::OpenOptionsExt;
-        options.custom_flags(libc::O_NONBLOCK);
-    }
-    let file = options
-        .open(path)
-        .map_err(|e| MapiError::new(MapiCode::AttachmentOpenFailure, format!("{shown}: {e}")))?;
-    let meta = file
-        .metadata()
-        .map_err(|e| MapiError::new(MapiCode::AttachmentOpenFailure, format!("{shown}: {e}")))?;
-    if !meta.is_file() {
-        return Err(not_regular());
-    }
-    if meta.len() > MAX_ATTACHMENT_BYTES {
-        return Err(MapiError::new(
-            MapiCode::AttachmentTooLarge,
-            format!(
-                "{shown}: {} bytes (limit {MAX_ATTACHMENT_BYTES})",
-                meta.len()
-            ),
-        ));
-    }
-    let mut data = Vec::new();
-    data.try_reserve_exact(meta.len() as usize).map_err(|_| {
-        MapiError::new(
-            MapiCode::InsufficientMemory,
-            format!("{shown}: cannot hold {} bytes", meta.len()),
-        )
+    // Opened as a regular file (checked again on the handle, should the path be swapped
+    // for a FIFO after the check) and read within the cap.
+    let mut file = files::open_regular(path, Links::Follow).map_err(|e| match e.kind() {
+        std::io::ErrorKind::InvalidInput => not_regular(),
+        _ => MapiError::new(MapiCode::AttachmentOpenFailure, format!("{shown}: {e}")),
     })?;
-    file.take(MAX_ATTACHMENT_BYTES + 1)
-        .read_to_end(&mut data)
-        .map_err(|e| MapiError::new(MapiCode::AttachmentOpenFailure, format!("{shown}: {e}")))?;
-    if data.len() as u64 > MAX_ATTACHMENT_BYTES {
-        return Err(MapiError::new(
-            MapiCode::AttachmentTooLarge,
-            format!("{shown}: grew past the limit while read"),
-        ));
-    }
-    Ok(data)
+    files::read_capped(&mut file, MAX_ATTACHMENT_BYTES).map_err(|e| {
+        let code = match e {
+            ReadError::TooLarge { .. } => MapiCode::AttachmentTooLarge,
+            ReadError::NoMemory(_) => MapiCode::InsufficientMemory,
+            ReadError::Io(_) => MapiCode::AttachmentOpenFailure,
+        };
+        MapiError::new(code, format!("{shown}: {e}"))
+    })
 }
 
 #[cfg(test)]

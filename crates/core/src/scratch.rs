@@ -19,16 +19,19 @@ pub fn user_cache_folder(name: &str) -> PathBuf {
         .join(name)
 }
 
-/// Creates a folder readable by its owner only (mail is private).
-pub fn create_private_dir_all(path: &Path) -> io::Result<()> {
-    let mut builder = fs::DirBuilder::new();
-    builder.recursive(true);
+/// A new folder with a random unused name under `root` (created private if missing), mode
+/// 0700 from the start: no window in which others could read it. Removed when dropped
+/// unless kept.
+pub fn new_private_folder(root: &Path, prefix: &str) -> io::Result<tempfile::TempDir> {
+    crate::files::create_private_dir_all(root)?;
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(prefix);
     #[cfg(unix)]
     {
-        use std::os::unix::fs::DirBuilderExt;
-        builder.mode(0o700);
+        use std::os::unix::fs::PermissionsExt;
+        builder.permissions(fs::Permissions::from_mode(0o700));
     }
-    builder.create(path)
+    builder.tempdir_in(root)
 }
 
 /// Names Windows maps to devices whatever the extension (`con.txt` opens the console).

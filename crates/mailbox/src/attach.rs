@@ -6,7 +6,6 @@
 use crate::fsutil;
 pub(crate) use mapishim_core::scratch::{self, NameSet};
 use mapishim_core::{MapiCode, MapiError, Result};
-use std::fs;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -40,17 +39,7 @@ impl ReadFolder {
     /// Created on the first file, so reads without attachments leave no folder behind.
     fn dir(&mut self) -> Result<&Path> {
         if self.dir.is_none() {
-            scratch::create_private_dir_all(&self.root)
-                .map_err(|e| write_error(&e, &format!("cannot create {}", self.root.display())))?;
-            // A random, unused name; mode 0700 from the start (no window with wider rights).
-            let mut builder = tempfile::Builder::new();
-            builder.prefix(FOLDER_PREFIX);
-            #[cfg(unix)]
-            {
-                use std::os::unix::fs::PermissionsExt;
-                builder.permissions(fs::Permissions::from_mode(0o700));
-            }
-            let dir = builder.tempdir_in(&self.root).map_err(|e| {
+            let dir = scratch::new_private_folder(&self.root, FOLDER_PREFIX).map_err(|e| {
                 write_error(
                     &e,
                     &format!("cannot create a folder in {}", self.root.display()),
@@ -85,6 +74,7 @@ pub fn cleanup(attach_root: &Path, retention: Duration) -> io::Result<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::fs;
 
     #[test]
     fn hostile_names_become_safe_and_unique() {

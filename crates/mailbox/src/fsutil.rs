@@ -1,62 +1,34 @@
-//! File-system helpers that never follow a symlink out of a folder and never block.
+//! The Maildir's view of core's file promises (`mapishim_core::files`): files found by
+//! listing are never followed out of the folder, and header reads stop at the blank line.
+use mapishim_core::files::{self, Links, ReadError};
 use mapishim_core::{MapiCode, MapiError, Result};
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::{self, Read};
 use std::path::Path;
 
-/// Opens a regular file for reading. Symlinks are refused (`O_NOFOLLOW`), and a FIFO or
-/// device cannot block the open (`O_NONBLOCK`) or be read (checked on the open handle, so
-/// a file swapped in after listing is caught too).
+/// A Maildir lists its own files: a symlink among them could point anywhere, so none is
+/// followed.
 pub(crate) fn open_regular(path: &Path) -> io::Result<File> {
-    let mut options = OpenOptions::new();
-    options.read(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK);
-    }
-    #[cfg(windows)]
-    {
-        use std::os::windows::fs::OpenOptionsExt;
-        const FILE_FLAG_OPEN_REPARSE_POINT: u32 = 0x0020_0000;
-        options.custom_flags(FILE_FLAG_OPEN_REPARSE_POINT);
-    }
-    let file = options.open(path)?;
-    let meta = file.metadata()?;
-    if !meta.is_file() || meta.file_type().is_symlink() {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidInput,
-            "not a regular file",
-        ));
-    }
-    Ok(file)
+    files::open_regular(path, Links::Refuse)
 }
 
 /// Reads the whole file, refusing one larger than `limit` before reading anything.
 pub(crate) fn read_capped(file: &mut File, limit: u64) -> Result<Vec<u8>> {
-    let len = file
-        .metadata()
-        .map_err(|e| MapiError::from_store_io(&e, "cannot stat message"))?
-        .len();
-    if len > limit {
-        return Err(MapiError::new(
+    files::read_capped(file, limit).map_err(|e| match e {
+        ReadError::Io(e) => MapiError::from_store_io(&e, "cannot read message"),
+        ReadError::TooLarge { len, limit } if len > limit => MapiError::new(
             MapiCode::InsufficientMemory,
             format!("message is {len} bytes; the limit is {limit}"),
-        ));
-    }
-    let mut data = Vec::with_capacity(len as usize);
-    // `take` guards against a file that grows while it is read.
-    (&mut *file)
-        .take(limit + 1)
-        .read_to_end(&mut data)
-        .map_err(|e| MapiError::from_store_io(&e, "cannot read message"))?;
-    if data.len() as u64 > limit {
-        return Err(MapiError::new(
+        ),
+        ReadError::TooLarge { limit, .. } => MapiError::new(
             MapiCode::InsufficientMemory,
             format!("message grew past the limit of {limit} bytes"),
-        ));
-    }
-    Ok(data)
+        ),
+        ReadError::NoMemory(len) => MapiError::new(
+            MapiCode::InsufficientMemory,
+            format!("message of {len} bytes: cannot reserve the memory"),
+        ),
+    })
 }
 
 /// Reads up to the blank line that ends the header, at most `limit` bytes.
@@ -95,27 +67,7 @@ fn header_end(data: &[u8]) -> Option<usize> {
         .min()
 }
 
-/// Opens a new file that must not exist yet, readable by its owner only.
-pub(crate) fn create_new_private(path: &Path) -> io::Result<File> {
-    let mut options = OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    options.open(path)
-}
-
-/// Makes a rename durable. Windows has no directory handles for this; NTFS journals it.
-pub(crate) fn sync_dir(dir: &Path) {
-    #[cfg(unix)]
-    if let Ok(handle) = File::open(dir) {
-        let _ = handle.sync_all();
-    }
-    #[cfg(not(unix))]
-    let _ = dir;
-}
+pub(crate) use mapishim_core::files::{create_new_private, sync_dir};
 
 #[cfg(test)]
 mod tests {

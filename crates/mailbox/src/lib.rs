@@ -25,7 +25,7 @@ use mapishim_core::{MapiCode, MapiError, Message, Result};
 use std::collections::{BTreeMap, HashMap};
 use std::ffi::OsString;
 use std::fs;
-use std::io::{self, BufWriter, Write};
+use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
@@ -756,22 +756,11 @@ impl Store {
 fn ensure_maildir(dir: &Path) -> Result<()> {
     for sub in ["cur", "new", "tmp"] {
         let path = dir.join(sub);
-        mapishim_core::scratch::create_private_dir_all(&path).map_err(|e| {
+        mapishim_core::files::create_private_dir_all(&path).map_err(|e| {
             MapiError::from_store_io(&e, &format!("cannot create {}", path.display()))
         })?;
     }
     Ok(())
-}
-
-/// Removes the temporary file unless it was renamed into place.
-struct TempFile(Option<PathBuf>);
-
-impl Drop for TempFile {
-    fn drop(&mut self) {
-        if let Some(path) = &self.0 {
-            let _ = fs::remove_file(path);
-        }
-    }
 }
 
 /// Renders into `<maildir>/tmp/`, fsyncs, renames onto `target` (atomically replacing
@@ -781,25 +770,7 @@ fn write_atomically(
     target: &Path,
     render: impl FnOnce(&mut dyn Write) -> io::Result<()>,
 ) -> Result<()> {
-    let temp_path = maildir.join("tmp").join(new_unique());
-    let io_err = |what: &str, e: io::Error| {
-        MapiError::from_store_io(&e, &format!("{what} {}", temp_path.display()))
-    };
-    let file = fsutil::create_new_private(&temp_path).map_err(|e| io_err("cannot create", e))?;
-    let mut temp = TempFile(Some(temp_path.clone()));
-    let mut writer = BufWriter::with_capacity(256 * 1024, file);
-    render(&mut writer).map_err(|e| io_err("cannot write", e))?;
-    let file = writer
-        .into_inner()
-        .map_err(|e| io_err("cannot write", e.into_error()))?;
-    file.sync_all().map_err(|e| io_err("cannot flush", e))?;
-    drop(file);
-    fs::rename(&temp_path, target).map_err(|e| io_err("cannot rename", e))?;
-    temp.0 = None;
-    if let Some(parent) = target.parent() {
-        fsutil::sync_dir(parent);
-    }
-    Ok(())
+    mapishim_core::files::write_atomically(&maildir.join("tmp").join(new_unique()), target, render)
 }
 
 /// Moves a message file into another Maildir, copying through its `tmp/` when the two are

@@ -5,17 +5,19 @@
 //! rename. Names are `YYYYMMDDTHHMMSSZ-<unique>.eml`, so a listing is in send order.
 #![forbid(unsafe_code)]
 
+use mapishim_core::files::{self, TEMP_PREFIX};
 use mapishim_core::mime::{self, BccHeader};
 use mapishim_core::{Backend, Delivery, MapiCode, MapiError, Message, Result};
-use std::fs::{self, OpenOptions};
-use std::io::{BufWriter, Write};
+use std::collections::HashMap;
+use std::fs;
+use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::time::SystemTime;
+use std::time::{Duration, Instant, SystemTime};
 
 pub const DRAFTS: &str = "drafts";
 pub const FAILED: &str = "failed";
-const TEMP_PREFIX: &str = ".tmp-";
 
 /// A transmitting backend cannot send a message without recipients (DECISIONS.md §1): it is
 /// kept in `<outbox>/drafts/` and the caller gets `MAPI_E_UNKNOWN_RECIPIENT`, or the store
@@ -47,14 +49,18 @@ pub fn store_failed(
     Ok(path)
 }
 
+/// Writes `<name>.reason` beside a failed copy, privately and atomically like the copy.
 pub fn write_reason(eml: &Path, reason: &str) {
     let now = time::OffsetDateTime::now_utc()
         .format(&time::format_description::well_known::Rfc3339)
         .unwrap_or_default();
-    let _ = fs::write(
-        eml.with_extension("reason"),
-        format!("time: {now}\nreason: {reason}\n"),
-    );
+    let target = eml.with_extension("reason");
+    let stem = eml.file_stem().unwrap_or_default().to_string_lossy();
+    let temp = eml.with_file_name(format!("{TEMP_PREFIX}{stem}.reason"));
+    let text = format!("time: {now}\nreason: {reason}\n");
+    if let Err(e) = files::write_atomically(&temp, &target, |out| out.write_all(text.as_bytes())) {
+        tracing::error!(path = %target.display(), "cannot write the reason file: {e}");
+    }
 }
 
 /// A message a transmitting backend could not deliver: kept in `<outbox>/failed/` (Bcc
@@ -93,65 +99,73 @@ pub fn unique_stem(now: SystemTime) -> String {
     )
 }
 
-/// Removes the temporary file unless the write completed.
-struct TempFile {
-    path: PathBuf,
-    keep: bool,
-}
-
-impl Drop for TempFile {
-    fn drop(&mut self) {
-        if !self.keep {
-            let _ = fs::remove_file(&self.path);
-        }
-    }
-}
-
 /// Writes `render` into `dir/<stem>.eml` atomically and durably; returns the final path.
+/// The folder is created private on first use, and old crash leftovers in it are swept.
 pub fn store(
     dir: &Path,
     render: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
 ) -> Result<PathBuf> {
-    fs::create_dir_all(dir)
+    files::create_private_dir_all(dir)
         .map_err(|e| MapiError::from_store_io(&e, &format!("cannot create {}", dir.display())))?;
+    sweep_now_and_then(dir);
     let stem = unique_stem(SystemTime::now());
-    let mut temp = TempFile {
-        path: dir.join(format!("{TEMP_PREFIX}{stem}")),
-        keep: false,
-    };
     let final_path = dir.join(format!("{stem}.eml"));
-    let io = |what: &str| {
-        let shown = temp.path.display().to_string();
-        let what = what.to_string();
-        move |e: std::io::Error| MapiError::from_store_io(&e, &format!("{what} {shown}"))
-    };
-    let file = OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(&temp.path)
-        .map_err(io("cannot create"))?;
-    let mut writer = BufWriter::with_capacity(256 * 1024, file);
-    render(&mut writer).map_err(io("cannot write"))?;
-    let file = writer
-        .into_inner()
-        .map_err(|e| io("cannot write")(e.into_error()))?;
-    file.sync_all().map_err(io("cannot flush"))?;
-    drop(file);
-    fs::rename(&temp.path, &final_path).map_err(io("cannot rename"))?;
-    temp.keep = true;
-    sync_dir(dir);
+    files::write_atomically(
+        &dir.join(format!("{TEMP_PREFIX}{stem}")),
+        &final_path,
+        render,
+    )?;
     Ok(final_path)
 }
 
-/// Makes the rename itself durable. Windows has no directory handles for this; NTFS
-/// journals the rename.
-fn sync_dir(dir: &Path) {
-    #[cfg(unix)]
-    if let Ok(handle) = fs::File::open(dir) {
-        let _ = handle.sync_all();
+/// How often one process looks for crash leftovers in a folder it writes to: once at the
+/// first write, then at most this often, so that a burst of sends pays one listing.
+const SWEEP_INTERVAL: Duration = Duration::from_secs(600);
+
+fn sweep_now_and_then(dir: &Path) {
+    static LAST: Mutex<Option<HashMap<PathBuf, Instant>>> = Mutex::new(None);
+    {
+        let mut last = LAST.lock().unwrap_or_else(|p| p.into_inner());
+        let last = last.get_or_insert_with(HashMap::new);
+        let now = Instant::now();
+        if last
+            .get(dir)
+            .is_some_and(|at| now.duration_since(*at) < SWEEP_INTERVAL)
+        {
+            return;
+        }
+        last.insert(dir.to_path_buf(), now);
     }
-    #[cfg(not(unix))]
-    let _ = dir;
+    sweep(dir);
+}
+
+/// Removes the temporary files a killed process left in `dir` (older than an hour).
+pub fn sweep(dir: &Path) {
+    for left in files::sweep_temporaries(dir, files::TEMP_MAX_AGE) {
+        tracing::warn!(path = %left.path.display(), bytes = left.bytes, "removed a temporary file left by an interrupted write");
+    }
+}
+
+fn folders(outbox_dir: &Path) -> [PathBuf; 3] {
+    [
+        outbox_dir.to_path_buf(),
+        outbox_dir.join(DRAFTS),
+        outbox_dir.join(FAILED),
+    ]
+}
+
+/// Sweeps the outbox (or spool) and its `drafts/` and `failed/` folders.
+pub fn sweep_all(outbox_dir: &Path) {
+    folders(outbox_dir).iter().for_each(|d| sweep(d));
+}
+
+/// Temporary files in the outbox and its `drafts/` and `failed/` folders: writes in
+/// progress, or leftovers of a process killed mid-write if older than an hour.
+pub fn temporaries(outbox_dir: &Path) -> Vec<files::Leftover> {
+    folders(outbox_dir)
+        .iter()
+        .flat_map(|d| files::temporaries(d))
+        .collect()
 }
 
 impl Outbox {
@@ -265,5 +279,68 @@ mod tests {
         .unwrap_err();
         assert_eq!(err.code(), 2);
         assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 0);
+    }
+
+    #[cfg(unix)]
+    fn mode(path: &Path) -> u32 {
+        use std::os::unix::fs::PermissionsExt;
+        fs::metadata(path).unwrap().permissions().mode() & 0o777
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn outbox_drafts_failed_and_reasons_are_private() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("new/outbox");
+        let Delivery::Stored(stored) = Outbox::new(&root).send(&message()).unwrap() else {
+            panic!("not stored")
+        };
+        assert_eq!(mode(&stored), 0o600);
+        assert_eq!(mode(&root), 0o700);
+        assert_eq!(
+            mode(root.parent().unwrap()),
+            0o700,
+            "parents created on first use"
+        );
+        refuse_without_recipients(&root, &message());
+        let [draft] = &Outbox::new(root.join(DRAFTS)).list().unwrap()[..] else {
+            panic!("one draft")
+        };
+        assert_eq!(mode(draft), 0o600);
+        assert_eq!(mode(&root.join(DRAFTS)), 0o700);
+        keep_failed(&root, &message(), "550 no");
+        let [failed] = &Outbox::new(root.join(FAILED)).list().unwrap()[..] else {
+            panic!("one failed copy")
+        };
+        assert_eq!(mode(failed), 0o600);
+        assert_eq!(mode(&root.join(FAILED)), 0o700);
+        let reason = failed.with_extension("reason");
+        assert_eq!(mode(&reason), 0o600);
+        assert!(
+            fs::read_to_string(&reason)
+                .unwrap()
+                .contains("reason: 550 no\n")
+        );
+        assert!(temporaries(&root).is_empty());
+    }
+
+    #[test]
+    fn the_first_write_sweeps_old_leftovers_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let old = dir.path().join(".tmp-20260101T000000Z-killed");
+        let fresh = dir.path().join(".tmp-20260101T000000Z-writing");
+        fs::write(&old, "partial").unwrap();
+        fs::write(&fresh, "partial").unwrap();
+        fs::File::options()
+            .write(true)
+            .open(&old)
+            .unwrap()
+            .set_modified(SystemTime::now() - Duration::from_secs(2 * 3600))
+            .unwrap();
+        assert_eq!(temporaries(dir.path()).len(), 2);
+        Outbox::new(dir.path()).send(&message()).unwrap();
+        assert!(!old.exists(), "a leftover older than an hour is removed");
+        assert!(fresh.exists(), "a write in progress is not");
+        assert_eq!(temporaries(dir.path())[0].path, fresh);
     }
 }
