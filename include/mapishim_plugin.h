@@ -7,7 +7,7 @@
  * `create` once with `[plugin.options]` as TOML text, and then `send`/`resolve` for
  * as long as that configuration is in use. See docs/plugins.md.
  *
- * Hand-written; crates/plugin/src/abi.rs holds the same types for Rust, and the test
+ * Hand-written; crates/plugin/src/v1.rs (`mapishim_plugin::v1`) holds the same types for Rust, and the test
  * suite builds a C plugin against this header.
  *
  * Calling convention: plain C (`extern "C"`, the platform's default C convention) on

@@ -168,6 +168,9 @@ pub const NO_POSITION: u32 = 0xFFFF_FFFF;
 pub struct Param {
     pub ctype: &'static str,
     pub name: &'static str,
+    /// A string buffer the function writes into (`LPSTR ... [out]` in the table), as
+    /// opposed to a string it reads; the C type alone does not say which.
+    pub out: bool,
 }
 
 /// One exported Simple MAPI function.
@@ -177,6 +180,8 @@ pub struct Export {
     pub ordinal: u16,
     /// The SDK's function type name (`MAPISENDMAIL`); `LP` + it is the pointer type.
     pub fn_type: &'static str,
+    /// What the call does, in the log line of a refusal (`send refused: ...`).
+    pub action: &'static str,
     pub params: &'static [Param],
     pub summary: &'static str,
 }
@@ -202,9 +207,11 @@ impl Export {
 }
 
 macro_rules! params {
-    ($( $ctype:literal $name:ident ),* $(,)?) => {
-        &[ $( Param { ctype: $ctype, name: stringify!($name) } ),* ]
+    ($( $ctype:literal $name:ident $([$out:ident])? ),* $(,)?) => {
+        &[ $( Param { ctype: $ctype, name: stringify!($name), out: params!(@out $($out)?) } ),* ]
     };
+    (@out) => { false };
+    (@out out) => { true };
 }
 
 mod render;
@@ -215,6 +222,7 @@ pub const EXPORTS: &[Export] = &[
         name: "MAPILogon",
         ordinal: 209,
         fn_type: "MAPILOGON",
+        action: "logon",
         params: params!("ULONG_PTR" ulUIParam, "LPSTR" lpszProfileName, "LPSTR" lpszPassword,
                         "FLAGS" flFlags, "ULONG" ulReserved, "LPLHANDLE" lplhSession),
         summary: "Opens a session; the handle is valid until MAPILogoff.",
@@ -223,6 +231,7 @@ pub const EXPORTS: &[Export] = &[
         name: "MAPILogoff",
         ordinal: 210,
         fn_type: "MAPILOGOFF",
+        action: "logoff",
         params: params!("LHANDLE" lhSession, "ULONG_PTR" ulUIParam, "FLAGS" flFlags, "ULONG" ulReserved),
         summary: "Ends a session opened by MAPILogon.",
     },
@@ -230,6 +239,7 @@ pub const EXPORTS: &[Export] = &[
         name: "MAPISendMail",
         ordinal: 211,
         fn_type: "MAPISENDMAIL",
+        action: "send",
         params: params!("LHANDLE" lhSession, "ULONG_PTR" ulUIParam, "lpMapiMessage" lpMessage,
                         "FLAGS" flFlags, "ULONG" ulReserved),
         summary: "Sends a message (ANSI strings, or UTF-8 when lpMessage->ulReserved is CP_UTF8).",
@@ -238,6 +248,7 @@ pub const EXPORTS: &[Export] = &[
         name: "MAPISendMailW",
         ordinal: 256,
         fn_type: "MAPISENDMAILW",
+        action: "send",
         params: params!("LHANDLE" lhSession, "ULONG_PTR" ulUIParam, "lpMapiMessageW" lpMessage,
                         "FLAGS" flFlags, "ULONG" ulReserved),
         summary: "Sends a message with UTF-16 strings.",
@@ -246,6 +257,7 @@ pub const EXPORTS: &[Export] = &[
         name: "MAPISendDocuments",
         ordinal: 208,
         fn_type: "MAPISENDDOCUMENTS",
+        action: "send",
         params: params!("ULONG_PTR" ulUIParam, "LPSTR" lpszDelimChar, "LPSTR" lpszFilePaths,
                         "LPSTR" lpszFileNames, "ULONG" ulReserved),
         summary: "Sends the listed files as a new message without recipients.",
@@ -254,15 +266,17 @@ pub const EXPORTS: &[Export] = &[
         name: "MAPIFindNext",
         ordinal: 214,
         fn_type: "MAPIFINDNEXT",
+        action: "find next",
         params: params!("LHANDLE" lhSession, "ULONG_PTR" ulUIParam, "LPSTR" lpszMessageType,
                         "LPSTR" lpszSeedMessageID, "FLAGS" flFlags, "ULONG" ulReserved,
-                        "LPSTR" lpszMessageID),
+                        "LPSTR" lpszMessageID [out]),
         summary: "Finds the next message ID in the mailbox.",
     },
     Export {
         name: "MAPIReadMail",
         ordinal: 213,
         fn_type: "MAPIREADMAIL",
+        action: "read",
         params: params!("LHANDLE" lhSession, "ULONG_PTR" ulUIParam, "LPSTR" lpszMessageID,
                         "FLAGS" flFlags, "ULONG" ulReserved, "lpMapiMessage *" lppMessage),
         summary: "Reads a message; free the result with one MAPIFreeBuffer.",
@@ -271,14 +285,16 @@ pub const EXPORTS: &[Export] = &[
         name: "MAPISaveMail",
         ordinal: 212,
         fn_type: "MAPISAVEMAIL",
+        action: "save",
         params: params!("LHANDLE" lhSession, "ULONG_PTR" ulUIParam, "lpMapiMessage" lpMessage,
-                        "FLAGS" flFlags, "ULONG" ulReserved, "LPSTR" lpszMessageID),
+                        "FLAGS" flFlags, "ULONG" ulReserved, "LPSTR" lpszMessageID [out]),
         summary: "Saves a message and returns its ID.",
     },
     Export {
         name: "MAPIDeleteMail",
         ordinal: 215,
         fn_type: "MAPIDELETEMAIL",
+        action: "delete",
         params: params!("LHANDLE" lhSession, "ULONG_PTR" ulUIParam, "LPSTR" lpszMessageID,
                         "FLAGS" flFlags, "ULONG" ulReserved),
         summary: "Deletes a message.",
@@ -287,6 +303,7 @@ pub const EXPORTS: &[Export] = &[
         name: "MAPIFreeBuffer",
         ordinal: 16,
         fn_type: "MAPIFREEBUFFER",
+        action: "free buffer",
         params: params!("LPVOID" pv),
         summary: "Frees a block this library returned; anything else is refused, never touched.",
     },
@@ -294,6 +311,7 @@ pub const EXPORTS: &[Export] = &[
         name: "MAPIAddress",
         ordinal: 217,
         fn_type: "MAPIADDRESS",
+        action: "address",
         params: params!("LHANDLE" lhSession, "ULONG_PTR" ulUIParam, "LPSTR" lpszCaption,
                         "ULONG" nEditFields, "LPSTR" lpszLabels, "ULONG" nRecips,
                         "lpMapiRecipDesc" lpRecips, "FLAGS" flFlags, "ULONG" ulReserved,
@@ -304,6 +322,7 @@ pub const EXPORTS: &[Export] = &[
         name: "MAPIDetails",
         ordinal: 218,
         fn_type: "MAPIDETAILS",
+        action: "details",
         params: params!("LHANDLE" lhSession, "ULONG_PTR" ulUIParam, "lpMapiRecipDesc" lpRecip,
                         "FLAGS" flFlags, "ULONG" ulReserved),
         summary: "Recipient details dialog.",
@@ -312,6 +331,7 @@ pub const EXPORTS: &[Export] = &[
         name: "MAPIResolveName",
         ordinal: 219,
         fn_type: "MAPIRESOLVENAME",
+        action: "resolve",
         params: params!("LHANDLE" lhSession, "ULONG_PTR" ulUIParam, "LPSTR" lpszName,
                         "FLAGS" flFlags, "ULONG" ulReserved, "lpMapiRecipDesc *" lppRecip),
         summary: "Resolves a name to one recipient; free it with one MAPIFreeBuffer.",

@@ -66,10 +66,9 @@ impl Launcher {
 
     /// Opens `message` in the composer; `Delivery::Opened` once it has started.
     pub fn open(&self, message: &Message) -> Result<Delivery> {
-        let resolved = self.resolve().map_err(|why| {
-            tracing::error!("composer unavailable: {why}");
-            MapiError::failure(format!("composer unavailable: {why}"))
-        })?;
+        let resolved = self
+            .resolve()
+            .map_err(|why| MapiError::failure(format!("composer unavailable: {why}")))?;
         self.staging.remove_expired();
         let files = match resolved.kind {
             ComposerKind::Mailto => {
@@ -102,7 +101,6 @@ impl Launcher {
             .stderr(Stdio::from(child_errors));
         hide_console(&mut command);
         let child = command.spawn().map_err(|e| {
-            tracing::error!(program = %resolved.program.display(), "composer did not start: {e}");
             MapiError::failure(format!(
                 "composer {} did not start: {e}",
                 resolved.program.display()

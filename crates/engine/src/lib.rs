@@ -23,8 +23,21 @@ use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::Duration;
 use std::time::SystemTime;
 
-pub use logging::init_logging;
+pub use logging::{app_name, init_logging};
 pub use registry::smtp_backend;
+
+/// Everything the C API (`mapi32`) uses besides [`Engine`] and [`Runtime`]: it depends on
+/// the engine only, never on the core's or the mailbox's modules directly, so those can
+/// change behind this list.
+pub mod c_api {
+    pub use mapishim_core::compose::{MAX_ATTACHMENTS, MAX_RECIPIENTS, entry_id};
+    pub use mapishim_core::text::{TextDecoder, set_system_ansi_codepage};
+    pub use mapishim_core::{
+        LogonRequest, Mailbox, MapiCode, MapiError, RawAttachment, RawRecipient, RawText, Result,
+        SendRequest,
+    };
+    pub use mapishim_mailbox::{ReadMessage, ReadRecipient};
+}
 
 /// Sessions a process may hold open at once; beyond this callers are leaking handles.
 pub const MAX_SESSIONS: usize = 256;
@@ -88,10 +101,9 @@ impl Runtime {
         flags: u32,
     ) -> Result<String> {
         let Some(store) = &self.mailbox else {
-            tracing::info!("MAPIFindNext: no [mailbox] configured, so there are no messages");
             return Err(MapiError::new(
                 MapiCode::NoMessages,
-                "no [mailbox] configured",
+                "no [mailbox] configured, so there are no messages",
             ));
         };
         // "IPM" and "IPM.Note" are the names of ordinary mail, like NULL and "".
@@ -244,32 +256,24 @@ impl Runtime {
         }
     }
 
-    /// `send` for a caller's session, with the log line admins look for.
+    /// `send` for a caller's session, with the log line admins look for when it is
+    /// accepted. A refusal is logged once, by the caller's boundary (`mapi32`).
     pub fn send_for(&self, session: usize, request: &SendRequest) -> Result<Delivery> {
         let result = self.send(session, request);
-        match &result {
-            Ok(delivery) => {
-                tracing::info!(session, app = %logging::app_name(), backend = self.backend.name(), ?delivery, "send accepted")
-            }
-            Err(e) => {
-                tracing::warn!(session, app = %logging::app_name(), code = e.code(), "send refused: {e}")
-            }
+        if let Ok(delivery) = &result {
+            tracing::info!(session, app = %logging::app_name(), backend = self.backend.name(), ?delivery, "send accepted")
         }
         result
     }
 
-    /// `resolve` for a caller's session, logging misses.
+    /// `resolve` for a caller's session; a miss is logged by the caller's boundary.
     pub fn resolve_for(
         &self,
         session: usize,
         name: &RawText,
         narrow_is_utf8: bool,
     ) -> Result<Mailbox> {
-        let result = self.resolve(session, name, narrow_is_utf8);
-        if let Err(e) = &result {
-            tracing::info!(session, "resolve failed: {e}");
-        }
-        result
+        self.resolve(session, name, narrow_is_utf8)
     }
 }
 
@@ -361,11 +365,13 @@ impl Engine {
             Ok(runtime) => Ok(self.install(source, config_stamp, runtime)),
             Err(why) => {
                 init_logging(None);
-                tracing::error!(app = %logging::app_name(), "configuration unusable, nothing can be sent: {why}");
+                // Logged once per refused call, by the boundary that returns it.
                 let dropped = self.state().cached.take();
                 // A replaced runtime is dropped outside the lock: a plugin's `destroy` runs.
                 drop(dropped);
-                Err(MapiError::failure(format!("configuration unusable: {why}")))
+                Err(MapiError::failure(format!(
+                    "configuration unusable, nothing can be sent: {why}"
+                )))
             }
         }
     }

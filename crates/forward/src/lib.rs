@@ -3,8 +3,9 @@
 //! flags and `ulUIParam`, unresolved recipients, attachment paths, and logon sessions mapped
 //! to the provider's own handles. See docs/forward.md.
 //!
-//! The only crate besides `mapi32` with `unsafe`: it calls foreign code through raw pointers.
-#![deny(unsafe_op_in_unsafe_fn)]
+//! A foreign-library loader, so it has `unsafe`: it calls the provider through its function
+//! pointers. What the provider hands back is read through the FFI layer's bounded reads
+//! (`mapishim_ffi::foreign`).
 
 mod identity;
 mod message;
@@ -30,6 +31,7 @@ use mapishim_core::{
     Backend, Delivery, LogonRequest, Mailbox, MapiCode, MapiError, Message, RawText, Result,
     SendRequest,
 };
+use mapishim_ffi::foreign;
 use provider::Provider;
 use std::collections::HashMap;
 use std::ffi::c_char;
@@ -184,7 +186,7 @@ impl ForwardBackend {
                 "forward: MAPIResolveName succeeded without a recipient",
             ));
         }
-        if !plausible(out) {
+        if !foreign::plausible(out) {
             // Not a block it allocated: handing it to MAPIFreeBuffer could corrupt its heap.
             return Err(MapiError::failure(format!(
                 "forward: MAPIResolveName returned a recipient pointer {out:p}; not read or freed"
@@ -232,37 +234,16 @@ impl ForwardBackend {
     }
 }
 
-/// Lowest address a real pointer can have: Windows and Linux keep the first 64 KiB unmapped,
-/// so smaller values are small integers mistaken for pointers.
-const MIN_ADDRESS: usize = 0x1_0000;
 /// Longest name or address read from the provider; longer means no terminator.
 const MAX_STRING: usize = 64 * 1024;
-
-fn plausible<T>(ptr: *const T) -> bool {
-    ptr as usize >= MIN_ADDRESS && ptr.is_aligned()
-}
 
 /// Copies a provider string: NULL is `None`; implausible or unterminated is an error.
 ///
 /// # Safety
 /// `ptr` is NULL or points to memory the provider handed out.
 unsafe fn provider_string(ptr: *const c_char) -> std::result::Result<Option<Vec<u8>>, String> {
-    if ptr.is_null() {
-        return Ok(None);
-    }
-    if !plausible(ptr) {
-        return Err(format!("a string pointer {ptr:p}"));
-    }
-    let mut bytes = Vec::new();
-    for i in 0..MAX_STRING {
-        // SAFETY: the provider's string, read byte by byte up to its terminator or the limit.
-        let byte = unsafe { ptr.add(i).read() } as u8;
-        if byte == 0 {
-            return Ok(Some(bytes));
-        }
-        bytes.push(byte);
-    }
-    Err(format!("a string without terminator in {MAX_STRING} bytes"))
+    // SAFETY: forwarded from the contract above; the FFI layer checks and bounds the read.
+    unsafe { foreign::string(ptr, MAX_STRING) }
 }
 
 type NameAndAddress = (Option<Vec<u8>>, Option<Vec<u8>>);
@@ -272,11 +253,8 @@ type NameAndAddress = (Option<Vec<u8>>, Option<Vec<u8>>);
 unsafe fn read_recipient(
     recipient: lpMapiRecipDesc,
 ) -> std::result::Result<NameAndAddress, String> {
-    if !plausible(recipient) {
-        return Err(format!("a recipient pointer {recipient:p}"));
-    }
-    // SAFETY: plausible and aligned; the provider promised one MapiRecipDesc there.
-    let desc = unsafe { recipient.read() };
+    // SAFETY: the provider promised one MapiRecipDesc there; `read` checks plausibility.
+    let desc = unsafe { foreign::read(recipient.cast_const()) }?;
     // SAFETY: the provider's strings inside its block; checked before reading.
     unsafe {
         Ok((

@@ -145,7 +145,6 @@ pub fn guarded<T>(function: &'static str, call: impl FnOnce() -> T) -> Result<T,
             "forward: the provider's {outer} called back into mapishim ({function}); refused, \
              as it would loop: [forward] library must not lead back to mapishim"
         );
-        tracing::error!("{why}");
         return Err(MapiError::failure(why));
     }
     let _inside = Inside;

@@ -27,13 +27,13 @@ pub fn refuse_without_recipients(outbox_dir: &Path, message: &Message) -> MapiEr
     match store(&drafts, |out| {
         mime::write_message(message, BccHeader::Keep, out)
     }) {
-        Ok(path) => {
-            tracing::warn!(path = %path.display(), "no recipients: saved as a draft; configure [composer] to open dialog requests in a mail program");
-            MapiError::new(
-                MapiCode::UnknownRecipient,
-                "no recipients to send to; saved as a draft",
-            )
-        }
+        Ok(path) => MapiError::new(
+            MapiCode::UnknownRecipient,
+            format!(
+                "no recipients to send to; saved as a draft in {}; configure [composer] to open dialog requests in a mail program",
+                path.display()
+            ),
+        ),
         Err(e) => e,
     }
 }

@@ -5,7 +5,6 @@
 //! Its table is validated (version, size, non-NULL functions) before anything is called;
 //! every problem becomes an error that names the file. Messages cross the boundary as
 //! RFC 5322 bytes without Bcc, plus an envelope that lists every recipient.
-#![deny(unsafe_op_in_unsafe_fn)]
 
 use libloading::Library;
 use mapishim_abi as mapi;
@@ -14,14 +13,15 @@ use mapishim_core::config::PluginSettings;
 use mapishim_core::mime::{self, BccHeader};
 use mapishim_core::text::single_line;
 use mapishim_core::{Backend, Delivery, Mailbox, MapiCode, MapiError, Message, Result};
-use mapishim_plugin::abi::{self, BackendV1, DestroyFn, EnvelopeV1, ResolveFn, SendFn};
-use std::ffi::{CStr, CString, c_char, c_void};
+use mapishim_ffi::foreign;
+use mapishim_plugin::v1::{self, BackendV1, DestroyFn, EnvelopeV1, ResolveFn, SendFn};
+use std::ffi::{CString, c_char, c_void};
 use std::path::{Path, PathBuf};
 
 const ERROR_BUFFER: usize = 1024;
 const DISPLAY_BUFFER: usize = 1024;
 const ADDRESS_BUFFER: usize = 512;
-const _: () = assert!(ERROR_BUFFER >= abi::MIN_BUFFER && ADDRESS_BUFFER >= abi::MIN_BUFFER);
+const _: () = assert!(ERROR_BUFFER >= v1::MIN_BUFFER && ADDRESS_BUFFER >= v1::MIN_BUFFER);
 
 pub struct PluginBackend {
     /// The plugin's own name, for logs.
@@ -87,12 +87,12 @@ impl PluginBackend {
         let library =
             open(path).map_err(|e| format!("plugin library {shown} cannot be loaded: {e}"))?;
         // SAFETY: a symbol of this name is the ABI's entry point and has its type.
-        let entry = unsafe { library.get::<abi::EntryPointFn>(abi::ENTRY_POINT_NUL) }
+        let entry = unsafe { library.get::<v1::EntryPointFn>(v1::ENTRY_POINT_NUL) }
             .map(|symbol| *symbol)
             .map_err(|_| {
                 format!(
                     "{shown} is not a mapishim plugin: it exports no `{}` function",
-                    abi::ENTRY_POINT
+                    v1::ENTRY_POINT
                 )
             })?;
         // SAFETY: the entry point takes nothing and returns a pointer (or NULL).
@@ -120,20 +120,17 @@ impl PluginBackend {
         options: &mapishim_plugin::toml::Table,
     ) -> std::result::Result<Self, String> {
         if table.is_null() {
-            return Err(format!("{} returned NULL", abi::ENTRY_POINT));
+            return Err(format!("{} returned NULL", v1::ENTRY_POINT));
         }
         if !table.is_aligned() {
-            return Err(format!(
-                "{} returned a misaligned pointer",
-                abi::ENTRY_POINT
-            ));
+            return Err(format!("{} returned a misaligned pointer", v1::ENTRY_POINT));
         }
         // SAFETY: non-NULL and aligned; every version starts with these two words.
         let [version, size] = unsafe { table.cast::<[u32; 2]>().read() };
-        if version != abi::ABI_VERSION {
+        if version != v1::ABI_VERSION {
             return Err(format!(
                 "plugin ABI version {version}, this host supports {}",
-                abi::ABI_VERSION
+                v1::ABI_VERSION
             ));
         }
         if size < BackendV1::SIZE {
@@ -150,7 +147,10 @@ impl PluginBackend {
             return Err(missing("name"));
         }
         // SAFETY: non-NULL; the ABI requires a static NUL-terminated string.
-        let name = single_line(&unsafe { CStr::from_ptr(table.name) }.to_string_lossy());
+        let name = unsafe { foreign::string(table.name, 1024) }
+            .map_err(|why| format!("mapishim_backend_v1.name is {why}"))?
+            .unwrap_or_default();
+        let name = single_line(&String::from_utf8_lossy(&name));
         let create = table.create.ok_or_else(|| missing("create"))?;
         let destroy = table.destroy.ok_or_else(|| missing("destroy"))?;
         let capabilities = table.capabilities.ok_or_else(|| missing("capabilities"))?;
@@ -176,7 +176,7 @@ impl PluginBackend {
         }
         // SAFETY: `state` is the live state `create` returned.
         let capabilities = unsafe { capabilities(state) };
-        if capabilities & abi::CAP_RESOLVE != 0 && table.resolve.is_none() {
+        if capabilities & v1::CAP_RESOLVE != 0 && table.resolve.is_none() {
             // SAFETY: destroyed once; nothing else holds it.
             unsafe { destroy(state) };
             return Err(format!(
@@ -193,7 +193,7 @@ impl PluginBackend {
             send,
             resolve: table
                 .resolve
-                .filter(|_| capabilities & abi::CAP_RESOLVE != 0),
+                .filter(|_| capabilities & v1::CAP_RESOLVE != 0),
         })
     }
 
@@ -257,7 +257,7 @@ impl Backend for PluginBackend {
     }
 
     fn send(&self, message: &Message) -> Result<Delivery> {
-        if self.capabilities & abi::CAP_SEND == 0 {
+        if self.capabilities & v1::CAP_SEND == 0 {
             return Err(MapiError::new(
                 MapiCode::NotSupported,
                 format!("plugin {} does not send mail", self.name),
@@ -273,10 +273,10 @@ impl Backend for PluginBackend {
         let pointers: Vec<*const c_char> = recipients.iter().map(|r| r.as_ptr()).collect();
         let mut flags = 0;
         if message.dialog {
-            flags |= abi::ENVELOPE_DIALOG;
+            flags |= v1::ENVELOPE_DIALOG;
         }
         if message.modeless {
-            flags |= abi::ENVELOPE_MODELESS;
+            flags |= v1::ENVELOPE_MODELESS;
         }
         let envelope = EnvelopeV1 {
             struct_size: EnvelopeV1::SIZE,

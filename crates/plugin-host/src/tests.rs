@@ -7,6 +7,7 @@ use mapishim_plugin::toml::Table;
 use mapishim_plugin::{Plugin, vtable};
 use std::cell::RefCell;
 use std::collections::HashMap;
+use std::ffi::CStr;
 use std::sync::Mutex;
 
 fn mailbox(name: Option<&str>, address: &str) -> Mailbox {
@@ -118,7 +119,7 @@ fn recorder(options: &str) -> std::result::Result<PluginBackend, String> {
 fn messages_round_trip_through_the_abi() {
     let backend = recorder("id = \"round-trip\"").unwrap();
     assert_eq!(backend.plugin_name(), "recorder");
-    assert_eq!(backend.capabilities(), abi::CAP_SEND | abi::CAP_RESOLVE);
+    assert_eq!(backend.capabilities(), v1::CAP_SEND | v1::CAP_RESOLVE);
     let mut message = sample("round trip");
     message.dialog = true;
     assert_eq!(backend.send(&message), Ok(Delivery::Sent));
@@ -206,10 +207,10 @@ unsafe extern "C" fn raw_destroy(_: *mut c_void) {
     DESTROYED.with(|d| *d.borrow_mut() += 1);
 }
 unsafe extern "C" fn raw_caps(_: *mut c_void) -> u32 {
-    abi::CAP_SEND
+    v1::CAP_SEND
 }
 unsafe extern "C" fn raw_caps_resolve(_: *mut c_void) -> u32 {
-    abi::CAP_SEND | abi::CAP_RESOLVE
+    v1::CAP_SEND | v1::CAP_RESOLVE
 }
 unsafe extern "C" fn raw_send(
     _: *mut c_void,
@@ -239,7 +240,7 @@ unsafe extern "C" fn raw_send(
 
 fn raw_table() -> BackendV1 {
     BackendV1 {
-        abi_version: abi::ABI_VERSION,
+        abi_version: v1::ABI_VERSION,
         struct_size: BackendV1::SIZE,
         name: c"raw".as_ptr(),
         create: Some(raw_create),
@@ -285,7 +286,7 @@ fn the_wire_form_has_no_bcc_and_the_envelope_has_everyone() {
         recipients,
         ["z@example.org", "c@example.org", "hidden@example.org"]
     );
-    assert_eq!(flags, abi::ENVELOPE_DIALOG);
+    assert_eq!(flags, v1::ENVELOPE_DIALOG);
     drop(backend);
     assert_eq!(DESTROYED.with(|d| *d.borrow()), 1);
 }

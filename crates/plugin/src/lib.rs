@@ -44,21 +44,21 @@
 //!
 //! Every call is wrapped in `catch_unwind`: a panic becomes `MAPI_E_FAILURE` with the panic
 //! message as the error text, so it never unwinds into the host.
-#![deny(unsafe_op_in_unsafe_fn)]
 
-pub mod abi;
 mod parse;
+pub mod v1;
 
 pub use mapishim_abi;
 pub use mapishim_core;
 pub use parse::{Envelope, message_from_rfc5322};
 pub use toml;
 
-use abi::{BackendV1, EnvelopeV1};
 use mapishim_abi as mapi;
 use mapishim_core::{Backend, MapiCode, MapiError, Result};
+use mapishim_ffi::foreign;
 use std::ffi::{CStr, c_char, c_void};
 use std::panic::{AssertUnwindSafe, catch_unwind};
+use v1::{BackendV1, EnvelopeV1};
 
 /// What [`export_backend!`] implements: the backend type and how options make one.
 pub trait Plugin {
@@ -75,7 +75,7 @@ macro_rules! export_backend {
     ($name:literal, $backend:ty, $create:expr $(,)?) => {
         /// The mapishim plugin entry point (`mapishim_backend_v1` C ABI).
         #[unsafe(no_mangle)]
-        pub extern "C" fn mapishim_backend_v1() -> *const $crate::abi::BackendV1 {
+        pub extern "C" fn mapishim_backend_v1() -> *const $crate::v1::BackendV1 {
             struct Exported;
             impl $crate::Plugin for Exported {
                 type Backend = $backend;
@@ -89,7 +89,7 @@ macro_rules! export_backend {
                     create(options)
                 }
             }
-            static BACKEND: $crate::abi::BackendV1 =
+            static BACKEND: $crate::v1::BackendV1 =
                 $crate::vtable::<Exported>($crate::plugin_name(concat!($name, "\0")));
             &BACKEND
         }
@@ -109,7 +109,7 @@ pub const fn plugin_name(with_nul: &'static str) -> &'static CStr {
 /// statically) can use a plugin without a shared library.
 pub const fn vtable<P: Plugin>(name: &'static CStr) -> BackendV1 {
     BackendV1 {
-        abi_version: abi::ABI_VERSION,
+        abi_version: v1::ABI_VERSION,
         struct_size: BackendV1::SIZE,
         name: name.as_ptr(),
         create: Some(create::<P>),
@@ -133,26 +133,8 @@ fn guard<T>(f: impl FnOnce() -> Result<T>) -> Result<T> {
 }
 
 /// Copies `text` into a caller's buffer of `len` bytes, NUL-terminated, cut at a character
-/// boundary if it does not fit. Returns whether all of it fit.
-///
-/// # Safety
-/// `buf` is NULL or valid for `len` bytes of writes.
-pub unsafe fn write_c_string(buf: *mut c_char, len: usize, text: &str) -> bool {
-    if buf.is_null() || len == 0 {
-        return text.is_empty();
-    }
-    let mut end = text.len().min(len - 1);
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
-    // SAFETY: `end < len` and the caller promises `len` writable bytes; the source is a
-    // separate Rust string, so the ranges cannot overlap.
-    unsafe {
-        std::ptr::copy_nonoverlapping(text.as_ptr(), buf.cast::<u8>(), end);
-        *buf.add(end) = 0;
-    }
-    end == text.len()
-}
+/// boundary if it does not fit (the FFI layer's, re-exported for plugins written by hand).
+pub use mapishim_ffi::foreign::write_c_string;
 
 /// A MAPI code for the host, with the detail written into its error buffer.
 ///
@@ -181,18 +163,22 @@ unsafe fn backend<'a, P: Plugin>(state: *mut c_void) -> Result<&'a P::Backend> {
         .ok_or_else(|| MapiError::failure("plugin called with a NULL state"))
 }
 
+/// Longest string read from the host (names, addresses); longer means no terminator.
+const MAX_STRING: usize = 64 * 1024;
+
 /// Reads a NUL-terminated UTF-8 string from the host.
 ///
 /// # Safety
 /// `text` is NULL or a NUL-terminated string.
-unsafe fn utf8<'a>(text: *const c_char, what: &str) -> Result<&'a str> {
+unsafe fn utf8(text: *const c_char, what: &str) -> Result<String> {
     if text.is_null() {
         return Err(MapiError::failure(format!("{what} is NULL")));
     }
-    // SAFETY: non-NULL and NUL-terminated per the contract.
-    unsafe { CStr::from_ptr(text) }
-        .to_str()
-        .map_err(|_| MapiError::failure(format!("{what} is not UTF-8")))
+    // SAFETY: non-NULL and NUL-terminated per the contract; the FFI layer bounds the read.
+    let bytes = unsafe { foreign::string(text, MAX_STRING) }
+        .map_err(|why| MapiError::failure(format!("{what} is {why}")))?
+        .unwrap_or_default();
+    String::from_utf8(bytes).map_err(|_| MapiError::failure(format!("{what} is not UTF-8")))
 }
 
 /// # Safety
@@ -213,19 +199,19 @@ unsafe fn read_envelope(envelope: *const EnvelopeV1) -> Result<Envelope> {
         ));
     } else {
         // SAFETY: the host passes `recipient_count` valid pointers at `recipients`.
-        unsafe { std::slice::from_raw_parts(envelope.recipients, count) }
+        unsafe { foreign::slice(envelope.recipients, count) }
     };
     let recipients = pointers
         .iter()
         // SAFETY: each entry is a NUL-terminated string per the contract.
-        .map(|&p| unsafe { utf8(p, "envelope recipient") }.map(str::to_string))
+        .map(|&p| unsafe { utf8(p, "envelope recipient") })
         .collect::<Result<Vec<_>>>()?;
     Ok(Envelope {
         // SAFETY: as above.
-        from: unsafe { utf8(envelope.from, "envelope sender") }?.to_string(),
+        from: unsafe { utf8(envelope.from, "envelope sender") }?,
         recipients,
-        dialog: envelope.flags & abi::ENVELOPE_DIALOG != 0,
-        modeless: envelope.flags & abi::ENVELOPE_MODELESS != 0,
+        dialog: envelope.flags & v1::ENVELOPE_DIALOG != 0,
+        modeless: envelope.flags & v1::ENVELOPE_MODELESS != 0,
     })
 }
 
@@ -236,12 +222,8 @@ unsafe extern "C" fn create<P: Plugin>(
     error_len: usize,
 ) -> *mut c_void {
     let result = guard(|| {
-        let bytes: &[u8] = if options_toml.is_null() || len == 0 {
-            &[]
-        } else {
-            // SAFETY: the host passes `len` readable bytes at `options_toml`.
-            unsafe { std::slice::from_raw_parts(options_toml.cast::<u8>(), len) }
-        };
+        // SAFETY: the host passes `len` readable bytes at `options_toml` (or NULL).
+        let bytes = unsafe { foreign::bytes(options_toml.cast::<u8>(), len) };
         let text = std::str::from_utf8(bytes)
             .map_err(|e| MapiError::failure(format!("options are not UTF-8: {e}")))?;
         let options: toml::Table = text
@@ -275,7 +257,7 @@ unsafe extern "C" fn destroy<P: Plugin>(state: *mut c_void) {
 unsafe extern "C" fn capabilities(_state: *mut c_void) -> u32 {
     // `Backend::resolve` has a default, so every Rust backend can answer; one that does not
     // resolve returns MAPI_E_NOT_SUPPORTED, which sends the host to its address book.
-    abi::CAP_SEND | abi::CAP_RESOLVE
+    v1::CAP_SEND | v1::CAP_RESOLVE
 }
 
 unsafe extern "C" fn send<P: Plugin>(
@@ -295,7 +277,7 @@ unsafe extern "C" fn send<P: Plugin>(
             return Err(MapiError::failure("message is NULL"));
         }
         // SAFETY: non-NULL, and the host passes `message_len` readable bytes.
-        let raw = unsafe { std::slice::from_raw_parts(message, message_len) };
+        let raw = unsafe { foreign::bytes(message, message_len) };
         let message = message_from_rfc5322(raw, &envelope)?;
         backend.send(&message).map(drop)
     });
@@ -319,7 +301,7 @@ unsafe extern "C" fn resolve<P: Plugin>(
         let backend = unsafe { backend::<P>(state) }?;
         // SAFETY: the host passes a NUL-terminated name.
         let name = unsafe { utf8(name_utf8, "name") }?;
-        let mailbox = match backend.resolve(0, name) {
+        let mailbox = match backend.resolve(0, &name) {
             Some(found) => found?,
             None => {
                 return Err(MapiError::new(
@@ -349,22 +331,6 @@ unsafe extern "C" fn resolve<P: Plugin>(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn c_strings_are_cut_at_character_boundaries() {
-        let mut buf = [0x55 as c_char; 5];
-        // SAFETY: `buf` has 5 writable bytes.
-        assert!(!unsafe { write_c_string(buf.as_mut_ptr(), buf.len(), "aé€") });
-        // SAFETY: the function NUL-terminated it.
-        assert_eq!(
-            unsafe { CStr::from_ptr(buf.as_ptr()) }.to_bytes(),
-            "aé".as_bytes()
-        );
-        // SAFETY: as above.
-        assert!(unsafe { write_c_string(buf.as_mut_ptr(), buf.len(), "abcd") });
-        // SAFETY: a NULL buffer is allowed.
-        assert!(!unsafe { write_c_string(std::ptr::null_mut(), 0, "x") });
-    }
 
     #[test]
     fn names_are_checked_at_compile_time() {

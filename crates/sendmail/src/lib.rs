@@ -174,9 +174,11 @@ impl Backend for SendmailBackend {
                 Ok(Delivery::Sent)
             }
             Err(reason) => {
-                tracing::error!("sendmail refused the message: {reason}");
                 mapishim_outbox::keep_failed(&self.outbox_dir, message, &reason);
-                Err(MapiError::new(MapiCode::Failure, reason))
+                Err(MapiError::new(
+                    MapiCode::Failure,
+                    format!("sendmail refused the message: {reason}"),
+                ))
             }
         }
     }

@@ -378,10 +378,10 @@ impl Backend for SmtpBackend {
                 Ok(Delivery::Sent)
             }
             Err(Failure::Auth(why)) => Err(MapiError::new(MapiCode::LogonFailure, why)),
-            Err(Failure::Tls(why)) => {
-                tracing::error!("TLS or certificate problem, message not sent: {why}");
-                Err(MapiError::new(MapiCode::NetworkFailure, why))
-            }
+            Err(Failure::Tls(why)) => Err(MapiError::new(
+                MapiCode::NetworkFailure,
+                format!("TLS or certificate problem, message not sent: {why}"),
+            )),
             Err(Failure::AllRejected(rejected)) => {
                 let reason = spool::rejection_reason(&rejected);
                 self.keep_failed(message, &reason);

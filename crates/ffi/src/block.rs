@@ -2,6 +2,7 @@
 //! a pointer only if it is a registered block, so foreign, stack and already-freed pointers
 //! are refused without ever being dereferenced.
 use std::collections::HashMap;
+use std::marker::PhantomData;
 use std::sync::{Mutex, MutexGuard, OnceLock};
 
 /// Blocks are `u64` words so that every structure at their start is suitably aligned.
@@ -21,18 +22,34 @@ pub fn live_blocks() -> usize {
 }
 
 /// Frees a block we handed out. `false` for anything else.
-pub(crate) fn release(address: usize) -> bool {
+pub fn release(address: usize) -> bool {
     blocks().remove(&address).is_some()
 }
 
+/// Room for `count` consecutive `T`s inside a [`BlockWriter`], filled with
+/// [`BlockWriter::write`].
+pub struct Slot<T> {
+    offset: usize,
+    count: usize,
+    ptr: *mut T,
+    _type: PhantomData<T>,
+}
+
+impl<T> Slot<T> {
+    /// Where the room starts, for the caller's structures to point at; NULL for none.
+    pub fn ptr(&self) -> *mut T {
+        self.ptr
+    }
+}
+
 /// Fills one zeroed block front to back: a structure first, then the data it points to.
-pub(crate) struct BlockWriter {
+pub struct BlockWriter {
     block: Block,
     used: usize,
 }
 
 impl BlockWriter {
-    pub(crate) fn new(bytes: usize) -> Self {
+    pub fn new(bytes: usize) -> Self {
         let words = bytes.div_ceil(8).max(1);
         Self {
             block: vec![0u64; words].into_boxed_slice(),
@@ -44,37 +61,46 @@ impl BlockWriter {
         self.block.as_mut_ptr().cast()
     }
 
-    /// Reserves room for one `T` at the next aligned offset.
-    pub(crate) fn reserve<T>(&mut self) -> *mut T {
-        let align = std::mem::align_of::<T>();
-        let offset = self.used.next_multiple_of(align);
-        let end = offset + std::mem::size_of::<T>();
+    /// Reserves room for `count` consecutive `T`s at the next aligned offset (NULL for none).
+    pub fn reserve<T>(&mut self, count: usize) -> Slot<T> {
+        assert!(
+            std::mem::align_of::<T>() <= 8,
+            "blocks are 8-aligned; {} needs more",
+            std::any::type_name::<T>()
+        );
+        let offset = self.used.next_multiple_of(std::mem::align_of::<T>());
+        let end = offset + std::mem::size_of::<T>() * count;
         assert!(
             end <= self.block.len() * 8,
-            "block too small for its structure"
+            "block too small for its structures"
         );
         self.used = end;
-        // SAFETY: offset..end lies inside the block (checked above), and offset is aligned
-        // for T because the block itself is 8-aligned and align_of::<T>() divides 8.
-        unsafe { self.base().add(offset).cast() }
+        let ptr = if count == 0 {
+            std::ptr::null_mut()
+        } else {
+            // SAFETY: offset..end lies inside the block (checked above).
+            unsafe { self.base().add(offset).cast() }
+        };
+        Slot {
+            offset,
+            count,
+            ptr,
+            _type: PhantomData,
+        }
     }
 
-    /// Reserves room for `count` consecutive `T`s; NULL for none.
-    pub(crate) fn reserve_array<T>(&mut self, count: usize) -> *mut T {
-        if count == 0 {
-            return std::ptr::null_mut();
-        }
-        let align = std::mem::align_of::<T>();
-        let offset = self.used.next_multiple_of(align);
-        let end = offset + std::mem::size_of::<T>() * count;
-        assert!(end <= self.block.len() * 8, "block too small for its array");
-        self.used = end;
-        // SAFETY: as in `reserve`, for `count` elements.
-        unsafe { self.base().add(offset).cast() }
+    /// Writes element `index` of a slot of this block.
+    pub fn write<T>(&mut self, slot: &Slot<T>, index: usize, value: T) {
+        assert!(index < slot.count, "slot index out of range");
+        let at = slot.offset + index * std::mem::size_of::<T>();
+        assert!(at + std::mem::size_of::<T>() <= self.block.len() * 8);
+        // SAFETY: inside the block (checked), aligned for T because the block is 8-aligned,
+        // align_of::<T>() divides 8 (checked in `reserve`) and `at` is a multiple of it.
+        unsafe { self.base().add(at).cast::<T>().write(value) };
     }
 
     /// Copies bytes (plus a NUL when `nul`) into the block; returns where they start.
-    pub(crate) fn put(&mut self, bytes: &[u8], nul: bool) -> *mut u8 {
+    pub fn put(&mut self, bytes: &[u8], nul: bool) -> *mut u8 {
         let end = self.used + bytes.len() + usize::from(nul);
         assert!(end <= self.block.len() * 8, "block too small for its data");
         let start = self.used;
@@ -89,7 +115,7 @@ impl BlockWriter {
     }
 
     /// Registers the block and returns its address, now owned by the caller.
-    pub(crate) fn finish(mut self) -> *mut u8 {
+    pub fn finish(mut self) -> *mut u8 {
         let base = self.base();
         blocks().insert(base as usize, self.block);
         base
@@ -103,13 +129,23 @@ mod tests {
     #[test]
     fn blocks_are_freed_once() {
         let mut w = BlockWriter::new(64);
-        let _ = w.reserve::<u64>();
+        let slot = w.reserve::<u64>(1);
+        w.write(&slot, 0, 7);
         let p = w.put(b"abc", true);
         let base = w.finish();
         assert_ne!(p, base);
+        assert_eq!(slot.ptr().cast::<u8>(), base);
         assert!(release(base as usize));
         assert!(!release(base as usize));
         let local = 5u32;
         assert!(!release(&local as *const u32 as usize));
+    }
+
+    #[test]
+    #[should_panic(expected = "slot index out of range")]
+    fn writes_stay_inside_their_slot() {
+        let mut w = BlockWriter::new(64);
+        let slot = w.reserve::<u32>(2);
+        w.write(&slot, 2, 1);
     }
 }
