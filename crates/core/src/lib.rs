@@ -11,6 +11,7 @@ pub mod backend;
 pub mod compose;
 pub mod config;
 pub mod error;
+pub mod header;
 pub mod mime;
 pub mod model;
 pub mod scratch;

@@ -244,7 +244,8 @@ impl Runtime {
             return result;
         }
         if let (true, Some(launcher)) = (request.dialog, &self.composer) {
-            let message = self.prepare(session, request)?;
+            // Names that resolve to nothing go to the window as typed (docs/api.md).
+            let message = self.composer_for(session).prepare_for_composer(request)?;
             return launcher.open(&message);
         }
         let message = self.prepare(session, request)?;
