@@ -6,6 +6,7 @@ import email
 import email.header
 import email.policy
 import email.utils
+import re
 
 import pytest
 from aiosmtpd.controller import Controller
@@ -20,7 +21,16 @@ HOSTILE_NAMES = [
     'a\\b "c" <d@e.f>',
     "Zoë ; Bcc: eve@x.org",
 ]
-LONG_NAMES = ["a" * 1000, "é" * 1000, " ".join(["word"] * 200)]
+LONG_NAMES = ["a" * 1000, "é" * 1000, " ".join(["word"] * 200), " ".join(["Zoë Müller"] * 90)]
+
+
+def unfold(value):
+    return re.sub(r"\r?\n(?=[ \t])", "", value)
+
+
+def legacy_text(raw_value):
+    """compat32's view of an unstructured header: unfolded, then decoded."""
+    return str(email.header.make_header(email.header.decode_header(unfold(raw_value))))
 
 
 def legacy_mailboxes(raw_value):
@@ -31,7 +41,17 @@ def legacy_mailboxes(raw_value):
 
 def check_one_mailbox(msg, header, name, address):
     modern = msg[header].addresses
-    assert [(a.display_name, a.addr_spec) for a in modern] == [(name, address)], msg.raw.decode()
+    assert len(modern) == 1 and modern[0].addr_spec == address, msg.raw.decode()
+    if name in LONG_NAMES[:2]:
+        # Python's default policy keeps the space between adjacent encoded words in a
+        # phrase (RFC 2047 §6.2 drops it; mail-parser and decode_header below do), so a name
+        # with no space to split at reads back with spaces added there, and only there.
+        assert modern[0].display_name.replace(" ", "") == name, msg.raw.decode()
+    elif name == LONG_NAMES[3]:
+        # Split at its spaces: there the same reader shows two spaces instead of one.
+        assert " ".join(modern[0].display_name.split()) == name, msg.raw.decode()
+    else:
+        assert modern[0].display_name == name, msg.raw.decode()
     legacy = email.message_from_bytes(msg.raw)  # compat32: raw header text
     assert legacy_mailboxes(legacy[header]) == [(name, address)], legacy[header]
 
@@ -46,7 +66,8 @@ def linux(linux_sender):
 def test_names_subjects_and_file_names_read_back_exactly(linux, setup, name, wide):
     args = ["--to-named", f"{name}::bob@example.org", "--subject", name]
     # Characters Windows forbids in file names are replaced before any header is written.
-    file_name = name[:200].translate({ord(c): "_" for c in '"<>\\/:|?*'}) + ".txt"
+    # File names are capped at 200 bytes (text::bare_file_name); 90 characters fit in é too.
+    file_name = name[:90].translate({ord(c): "_" for c in '"<>\\/:|?*'}) + ".txt"
     args += ["--make-attach", f"{file_name}::data", "--body", "x"]
     codes, _ = send(linux, setup, *args, *(["--wide"] if wide else []))
     assert codes == [0]
@@ -55,7 +76,7 @@ def test_names_subjects_and_file_names_read_back_exactly(linux, setup, name, wid
     assert max(len(line) for line in head.split(b"\r\n")) <= 78
     check_one_mailbox(msg, "To", name, "bob@example.org")
     assert msg["Subject"] == name
-    assert str(email.header.make_header(email.header.decode_header(email.message_from_bytes(msg.raw)["Subject"]))) == name
+    assert legacy_text(email.message_from_bytes(msg.raw)["Subject"]) == name
     [att] = list(msg.iter_attachments())
     assert att.get_filename() == file_name
 
@@ -68,21 +89,24 @@ def test_invisible_and_bidi_characters_in_addresses_are_refused(linux, setup, ad
     assert "MAPI_E_INVALID_RECIPS" in setup.log.read_text()
 
 
-def test_lists_within_the_recipient_limit_are_split(linux, setup):
+def list_entries(count, per_entry=60, separator=";"):
+    """`count` Bcc entries, each a list of `per_entry` short addresses (under 1 KiB)."""
     args = []
-    for i in range(64):  # 64 entries × 60 = 3,840 mailboxes: within the limit
-        args += ["--bcc", ";".join(f"u{i}x{j}@example.org" for j in range(60))]
-    codes, _ = send(linux, setup, *args, "--subject", "x")
+    for i in range(count):
+        args += ["--bcc", separator.join(f"a{i}x{j}@x.org" for j in range(per_entry))]
+    return args
+
+
+def test_lists_within_the_recipient_limit_are_split(linux, setup):
+    codes, _ = send(linux, setup, *list_entries(64), "--subject", "x")  # 3,840 mailboxes
     assert codes == [0]
     [msg] = setup.messages()
     assert len(msg["Bcc"].addresses) == 3840
 
 
-def test_recipient_limit_refuses_lists_beyond_it(linux, setup):
-    args = []
-    for i in range(60):  # mapi_send takes 64 recipients; 60 × 200 = 12,000 mailboxes
-        args += ["--bcc", ",".join(f"u{i}x{j}@example.org" for j in range(200))]
-    codes, _ = send(linux, setup, *args, "--subject", "x")
+@pytest.mark.parametrize("separator", [";", ", "])
+def test_200_list_entries_cannot_exceed_the_recipient_limit(linux, setup, separator):
+    codes, _ = send(linux, setup, *list_entries(200, separator=separator), "--subject", "x")  # 12,000
     assert codes == [10]
     assert setup.files() == []
     assert "MAPI_E_TOO_MANY_RECIPIENTS" in setup.log.read_text()
@@ -117,7 +141,7 @@ def smtp_config(setup, port):
     )
 
 
-@pytest.mark.parametrize("name", LONG_NAMES, ids=["ascii", "e-acute", "words"])
+@pytest.mark.parametrize("name", LONG_NAMES, ids=["ascii", "e-acute", "words", "mixed"])
 def test_long_names_are_not_refused_by_an_smtp_server(linux, setup, name):
     with Utf8Server(smtputf8=False) as server:
         smtp_config(setup, server.port)
@@ -125,7 +149,8 @@ def test_long_names_are_not_refused_by_an_smtp_server(linux, setup, name):
     assert codes == [0], setup.log.read_text()
     [received] = server.recorder.messages
     msg = email.message_from_bytes(received.data, policy=email.policy.default)
-    assert [(a.display_name, a.addr_spec) for a in msg["To"].addresses] == [(name, "bob@example.org")]
+    legacy = email.message_from_bytes(received.data)
+    assert legacy_mailboxes(legacy["To"]) == [(name, "bob@example.org")]
     assert msg["Subject"] == name
 
 
@@ -136,7 +161,7 @@ def test_non_ascii_address_goes_out_with_smtputf8_when_offered(linux, setup):
     assert codes == [0], setup.log.read_text()
     [received] = server.recorder.messages
     assert received.rcpt_tos == ["jürgen@exämple.org"]
-    msg = email.message_from_bytes(received.data, policy=email.policy.default)
+    msg = email.message_from_string(received.data.decode(), policy=email.policy.default)
     assert msg["To"].addresses[0].addr_spec == "jürgen@exämple.org"
 
 

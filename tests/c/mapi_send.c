@@ -25,7 +25,7 @@
  */
 #include "harness.h"
 
-#define MAX_ITEMS 64
+#define MAX_ITEMS 256
 
 typedef struct {
     char *path;

@@ -19,6 +19,9 @@ const WORD_END: &str = "?=";
 pub struct Folder {
     out: String,
     column: usize,
+    /// Nothing is folded before the first token: a value starting with a fold reads back
+    /// with a leading space in Python's `email`.
+    empty: bool,
 }
 
 impl Folder {
@@ -26,13 +29,14 @@ impl Folder {
         Folder {
             out: format!("{name}:"),
             column: name.len() + 1,
+            empty: true,
         }
     }
 
     /// Appends `token` after one space, folding there when the line would grow too long.
     pub fn word(&mut self, token: &str) {
         let width = token.chars().count();
-        if self.column + 1 + width > FOLD_AT && self.column > 1 && !token.is_empty() {
+        if self.column + 1 + width > FOLD_AT && !self.empty && !token.is_empty() {
             self.out.push_str("\r\n ");
             self.column = 1;
         } else {
@@ -41,6 +45,7 @@ impl Folder {
         }
         self.out.push_str(token);
         self.column += width;
+        self.empty = false;
     }
 
     /// Appends `token` with no space before it (it cannot be folded there).
@@ -83,29 +88,29 @@ fn q_piece(ch: char) -> String {
     piece
 }
 
-/// `text` as a run of encoded words, each at most 75 characters and each holding whole
+/// `text` as a run of encoded words, each at most 75 characters (the first at most
+/// `first` payload bytes, so that it fits after the header name) and each holding whole
 /// characters (RFC 2047 §5: a word never splits a character). `Q` when that is shorter
 /// (mostly ASCII), else `B` (a non-ASCII letter costs 6 characters in `Q`, under 3 in `B`).
-pub fn encoded_words(text: &str) -> Vec<String> {
+pub fn encoded_words(text: &str, first: usize) -> Vec<String> {
     let q_len: usize = text.chars().map(|c| q_piece(c).len()).sum();
     let b_len = text.len().div_ceil(3) * 4;
     if q_len <= b_len {
-        return pack(
-            text,
-            "=?utf-8?q?",
-            |chunk| chunk.chars().map(q_piece).collect(),
-            |s| s.chars().map(|c| q_piece(c).len()).sum(),
-        );
+        let q = |chunk: &str| chunk.chars().map(q_piece).collect::<String>();
+        return pack(text, "=?utf-8?q?", first, q, |s| q(s).len());
     }
     use base64::Engine;
     let b64 = |chunk: &str| base64::engine::general_purpose::STANDARD.encode(chunk);
-    pack(text, "=?utf-8?b?", b64, |s| s.len().div_ceil(3) * 4)
+    pack(text, "=?utf-8?b?", first, b64, |s| s.len().div_ceil(3) * 4)
 }
 
-/// Splits `text` at character boundaries into the fewest words whose payload fits.
+/// Splits `text` into the fewest words whose payload fits, at a space where the chunk has
+/// one (readers that wrongly keep the space between two words then show two spaces, not a
+/// space inside a word), else at a character boundary.
 fn pack(
     text: &str,
     start: &str,
+    first: usize,
     encode: impl Fn(&str) -> String,
     cost: impl Fn(&str) -> usize,
 ) -> Vec<String> {
@@ -114,9 +119,18 @@ fn pack(
     let mut end = 0;
     for (index, ch) in text.char_indices() {
         let next = index + ch.len_utf8();
-        if cost(&text[from..next]) > WORD_PAYLOAD && end > from {
-            words.push(format!("{start}{}{WORD_END}", encode(&text[from..end])));
-            from = end;
+        let limit = if words.is_empty() {
+            first
+        } else {
+            WORD_PAYLOAD
+        };
+        if cost(&text[from..next]) > limit && end > from {
+            let cut = match text[from..end].rfind(' ') {
+                Some(space) if space > 0 => from + space,
+                _ => end,
+            };
+            words.push(format!("{start}{}{WORD_END}", encode(&text[from..cut])));
+            from = cut;
         }
         end = next;
     }
@@ -124,6 +138,13 @@ fn pack(
         words.push(format!("{start}{}{WORD_END}", encode(&text[from..])));
     }
     words
+}
+
+/// Payload bytes the first encoded word may hold after `column` characters of a line.
+pub fn first_payload(column: usize) -> usize {
+    FOLD_AT
+        .saturating_sub(column + 1 + "=?utf-8?q??=".len())
+        .clamp(8, WORD_PAYLOAD)
 }
 
 /// RFC 5322 `atext`.
@@ -145,7 +166,7 @@ fn foldable(word: &str) -> bool {
 /// keeps it. So a run is one encoded word whenever it fits, and spaces inside a run are
 /// encoded; only runs too long for one word (over ~45 bytes) read differently there.
 /// Names are single-line with single spaces ([`crate::text::single_line`]).
-pub fn phrase(name: &str) -> Vec<String> {
+pub fn phrase(name: &str, first: usize) -> Vec<String> {
     let printable = name.chars().all(|c| c == ' ' || c.is_ascii_graphic());
     let single_spaced = !name.starts_with(' ') && !name.ends_with(' ') && !name.contains("  ");
     let plain_atom =
@@ -160,14 +181,15 @@ pub fn phrase(name: &str) -> Vec<String> {
         }
     }
     if !single_spaced {
-        return encoded_words(name);
+        return encoded_words(name, first);
     }
     let mut out = Vec::new();
     let mut run: Vec<&str> = Vec::new();
     for word in name.split(' ') {
         if plain_atom(word) {
             if !run.is_empty() {
-                out.extend(encoded_words(&run.join(" ")));
+                let budget = if out.is_empty() { first } else { WORD_PAYLOAD };
+                out.extend(encoded_words(&run.join(" "), budget));
                 run.clear();
             }
             out.push(word.to_string());
@@ -176,26 +198,27 @@ pub fn phrase(name: &str) -> Vec<String> {
         }
     }
     if !run.is_empty() {
-        out.extend(encoded_words(&run.join(" ")));
+        let budget = if out.is_empty() { first } else { WORD_PAYLOAD };
+        out.extend(encoded_words(&run.join(" "), budget));
     }
     out
 }
 
 /// Unstructured text (Subject): raw words when printable ASCII that no reader decodes and
 /// every word can be folded, else encoded words only.
-pub fn unstructured(text: &str) -> Vec<String> {
+pub fn unstructured(text: &str, first: usize) -> Vec<String> {
     let printable = text.chars().all(|c| c == ' ' || c.is_ascii_graphic());
     let single_spaced = !text.starts_with(' ') && !text.ends_with(' ') && !text.contains("  ");
     if printable && single_spaced && !looks_encoded(text) && text.split(' ').all(foldable) {
         return text.split(' ').map(str::to_string).collect();
     }
-    encoded_words(text)
+    encoded_words(text, first)
 }
 
 /// `Name: text`, folded.
 pub fn text_header(name: &str, text: &str) -> String {
     let mut line = Folder::new(name);
-    for word in unstructured(text) {
+    for word in unstructured(text, first_payload(name.len() + 1)) {
         line.word(&word);
     }
     line.finish()
@@ -209,7 +232,12 @@ pub fn address_header(name: &str, list: &[Mailbox]) -> String {
             line.glue(",");
         }
         if let Some(display) = mailbox.name.as_deref().filter(|n| !n.is_empty()) {
-            for word in phrase(display) {
+            let first = if index == 0 {
+                first_payload(name.len() + 1)
+            } else {
+                WORD_PAYLOAD
+            };
+            for word in phrase(display, first) {
                 line.word(&word);
             }
         }
@@ -240,16 +268,19 @@ mod tests {
 
     #[test]
     fn plain_names_stay_readable() {
-        assert_eq!(phrase("Bob Smith"), ["Bob", "Smith"]);
-        assert_eq!(phrase("Doe, Jane"), ["\"Doe, Jane\""]);
-        assert_eq!(phrase("Müller \"Hans\""), encoded_words("Müller \"Hans\""));
-        assert_eq!(phrase("Zoë Martin"), ["=?utf-8?q?Zo=C3=AB?=", "Martin"]);
-        assert_eq!(phrase("a\\b \"c\""), ["\"a\\\\b \\\"c\\\"\""]);
+        assert_eq!(phrase("Bob Smith", 63), ["Bob", "Smith"]);
+        assert_eq!(phrase("Doe, Jane", 63), ["\"Doe, Jane\""]);
+        assert_eq!(
+            phrase("Müller \"Hans\"", 63),
+            encoded_words("Müller \"Hans\"", 63)
+        );
+        assert_eq!(phrase("Zoë Martin", 63), ["=?utf-8?q?Zo=C3=AB?=", "Martin"]);
+        assert_eq!(phrase("a\\b \"c\"", 63), ["\"a\\\\b \\\"c\\\"\""]);
     }
 
     #[test]
     fn encoded_words_hold_no_specials_and_whole_characters() {
-        for word in encoded_words(&"é\",<evil@x.org>,\" ".repeat(20)) {
+        for word in encoded_words(&"é\",<evil@x.org>,\" ".repeat(20), 63) {
             assert!(word.len() <= 75, "{word}");
             let Some(inner) = word.strip_prefix("=?utf-8?q?") else {
                 continue;
@@ -267,9 +298,9 @@ mod tests {
     #[test]
     fn literal_encoded_words_are_encoded() {
         let subject = "=?utf-8?B?SGk=?=";
-        let words = unstructured(subject);
+        let words = unstructured(subject, 63);
         assert!(words.iter().all(|w| w.starts_with("=?utf-8?")), "{words:?}");
-        assert_ne!(phrase(subject), [subject]);
+        assert_ne!(phrase(subject, 63), [subject]);
     }
 
     #[test]

@@ -157,7 +157,7 @@ pub fn flush(
                 summary.remaining -= 1;
                 on_event(FlushEvent::Failed(path.clone(), reason));
             }
-            Err(Failure::Permanent(reason)) => {
+            Err(Failure::Permanent(reason) | Failure::NoSmtpUtf8(reason)) => {
                 move_to_failed(&path, &reason);
                 summary.failed += 1;
                 summary.remaining -= 1;
