@@ -173,3 +173,43 @@ def test_non_ascii_address_fails_with_25_without_smtputf8(linux, setup):
     assert codes == [25]
     log = setup.log.read_text()
     assert "SMTPUTF8" in log and "MAPI_E_INVALID_RECIPS" in log, log
+
+
+HTML = "<html><head><style>p{color:red}</style></head><body><h1>Q3 report</h1><p>Sales &amp; costs: <b>up</b> 5 %.</p></body></html>"
+
+
+@pytest.mark.parametrize("position", ["0", "0xFFFFFFFF"])
+def test_html_file_without_note_text_is_the_body(linux, setup, position):
+    """Word and reporting tools: lpszNoteText = NULL, the HTML as the first attachment."""
+    codes, _ = send(linux, setup, "--to", "bob@example.org", "--subject", "html", "--position", position,
+                    "--make-attach", f"report.html::{HTML}", "--make-attach", "data.csv::a,b")
+    assert codes == [0]
+    [msg] = setup.messages()
+    assert msg.get_content_type() == "multipart/mixed"
+    alternative, csv = msg.get_payload()
+    assert alternative.get_content_type() == "multipart/alternative"
+    plain, html = alternative.get_payload()
+    assert plain.get_content_type() == "text/plain" and html.get_content_type() == "text/html"
+    assert plain.get_content().replace("\r\n", "\n") == "Q3 report\n\nSales & costs: up 5 %.\n"
+    assert html.get_content() == HTML
+    assert [a.get_filename() for a in msg.iter_attachments()] == ["data.csv"]
+    assert msg.get_body(("html",)).get_content() == HTML
+
+
+def test_html_file_alone_makes_an_alternative_message(linux, setup):
+    codes, _ = send(linux, setup, "--to", "bob@example.org", "--position", "0", "--make-attach", f"r.htm::{HTML}")
+    assert codes == [0]
+    [msg] = setup.messages()
+    assert msg.get_content_type() == "multipart/alternative"
+    assert msg.get_body(("plain",)).get_content().startswith("Q3 report")
+    assert list(msg.iter_attachments()) == []
+
+
+def test_html_file_with_note_text_stays_an_attachment(linux, setup):
+    codes, _ = send(linux, setup, "--to", "bob@example.org", "--body", "See attached.",
+                    "--make-attach", f"report.html::{HTML}")
+    assert codes == [0]
+    [msg] = setup.messages()
+    assert msg.get_body(("plain",)).get_content().strip() == "See attached."
+    [att] = list(msg.iter_attachments())
+    assert att.get_filename() == "report.html" and att.get_content() == HTML

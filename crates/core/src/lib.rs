@@ -12,6 +12,7 @@ pub mod compose;
 pub mod config;
 pub mod error;
 pub mod header;
+pub mod html;
 pub mod mime;
 pub mod model;
 pub mod scratch;

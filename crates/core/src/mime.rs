@@ -128,20 +128,26 @@ pub fn write_message(message: &Message, bcc: BccHeader, mut out: impl Write) -> 
         out.write_all(address_header("Disposition-Notification-To", from).as_bytes())?;
     }
     out.write_all(b"MIME-Version: 1.0\r\n")?;
-    let text = MimePart::new(
-        "text/plain",
-        BodyPart::Text(Cow::Borrowed(message.body.as_str())),
-    );
-    if message.attachments.is_empty() {
-        return text.write_part(&mut *out).map(drop);
+    let html = html_body(message);
+    let plain = match &html {
+        Some(h) => h.text.as_str(),
+        None => message.body.as_str(),
+    };
+    let text = MimePart::new("text/plain", BodyPart::Text(Cow::Borrowed(plain)));
+    let attachments = match html {
+        Some(_) => &message.attachments[1..],
+        None => &message.attachments[..],
+    };
+    if attachments.is_empty() {
+        return write_body(text, html.as_ref(), out);
     }
     let boundary = make_boundary("_");
     write!(
         out,
         "Content-Type: multipart/mixed;\r\n\tboundary=\"{boundary}\"\r\n\r\n--{boundary}\r\n"
     )?;
-    text.write_part(&mut *out)?;
-    for att in &message.attachments {
+    write_body(text, html.as_ref(), out)?;
+    for att in attachments {
         write!(out, "\r\n--{boundary}\r\n")?;
         let name = parameter_pieces("name", &att.file_name);
         out.write_all(parameter_header("Content-Type", &att.content_type, &name).as_bytes())?;
@@ -152,6 +158,74 @@ pub fn write_message(message: &Message, bcc: BccHeader, mut out: impl Write) -> 
         out.write_all(b"Content-Transfer-Encoding: base64\r\n\r\n")?;
         write_base64_lines(&att.data, out)?;
     }
+    write!(out, "\r\n--{boundary}--\r\n")
+}
+
+/// The HTML body of a message that has one: Simple MAPI has no HTML field, so callers
+/// (Word, reporting tools) pass no note text and the HTML as the first attachment
+/// (docs/api.md, "HTML bodies"). With note text it stays an attachment.
+pub struct HtmlBody<'a> {
+    pub html: &'a [u8],
+    /// The charset the HTML is in: UTF-8, else what its `<meta>` declares, else
+    /// windows-1252 (the HTML default for unlabelled Western text).
+    pub charset: &'static str,
+    /// The plain-text version, derived from the HTML.
+    pub text: String,
+}
+
+pub fn html_body(message: &Message) -> Option<HtmlBody<'_>> {
+    let first = message.attachments.first()?;
+    if !message.body.trim().is_empty() || first.content_type != "text/html" {
+        return None;
+    }
+    let data = first.data.as_slice();
+    let encoding = match std::str::from_utf8(data) {
+        Ok(_) => encoding_rs::UTF_8,
+        Err(_) => declared_charset(data).unwrap_or(encoding_rs::WINDOWS_1252),
+    };
+    let (decoded, _, _) = encoding.decode(data);
+    Some(HtmlBody {
+        html: data,
+        charset: encoding.name(),
+        text: crate::html::to_text(&decoded),
+    })
+}
+
+/// `charset=` from the first KiB (a `<meta charset>` or `http-equiv` content type).
+fn declared_charset(data: &[u8]) -> Option<&'static encoding_rs::Encoding> {
+    let head = String::from_utf8_lossy(&data[..data.len().min(1024)]).to_ascii_lowercase();
+    let at = head.find("charset=")? + "charset=".len();
+    let label: String = head[at..]
+        .trim_start_matches(['"', '\''])
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || "-_:.".contains(*c))
+        .collect();
+    encoding_rs::Encoding::for_label(label.as_bytes())
+}
+
+/// The text part, or with an HTML body a `multipart/alternative`: the plain text first, the
+/// HTML last (RFC 2046 §5.1.4: the richest version last), its bytes in base64 exactly as
+/// the caller's file held them.
+fn write_body(
+    text: MimePart<'_>,
+    html: Option<&HtmlBody<'_>>,
+    out: &mut impl Write,
+) -> io::Result<()> {
+    let Some(html) = html else {
+        return text.write_part(&mut *out).map(drop);
+    };
+    let boundary = make_boundary("_alt");
+    write!(
+        out,
+        "Content-Type: multipart/alternative;\r\n\tboundary=\"{boundary}\"\r\n\r\n--{boundary}\r\n"
+    )?;
+    text.write_part(&mut *out)?;
+    write!(
+        out,
+        "\r\n--{boundary}\r\nContent-Type: text/html; charset=\"{}\"\r\nContent-Transfer-Encoding: base64\r\n\r\n",
+        html.charset
+    )?;
+    write_base64_lines(html.html, out)?;
     write!(out, "\r\n--{boundary}--\r\n")
 }
 
@@ -291,5 +365,63 @@ mod tests {
                 Some(format!("{name}.pdf").as_str())
             );
         }
+    }
+
+    #[test]
+    fn html_as_first_attachment_without_note_text_is_the_body() {
+        let html = "<html><body><p>Caf\u{e9} &amp; more</p></body></html>";
+        let mut message = sample();
+        message.body = String::new();
+        message.attachments.insert(
+            0,
+            Attachment {
+                file_name: "report.html".into(),
+                content_type: "text/html".into(),
+                data: html.as_bytes().to_vec(),
+                source: "/tmp/r.html".into(),
+            },
+        );
+        let bytes = to_vec(&message, BccHeader::Omit);
+        let parsed = mail_parser::MessageParser::new().parse(&bytes).unwrap();
+        assert_eq!(parsed.body_text(0).as_deref(), Some("Caf\u{e9} & more\r\n"));
+        assert_eq!(parsed.body_html(0).as_deref(), Some(html));
+        assert_eq!(
+            parsed.attachment_count(),
+            1,
+            "only the PDF stays an attachment"
+        );
+        assert_eq!(
+            parsed.attachment(0).unwrap().attachment_name(),
+            Some("Rechnung M\u{e4}rz.pdf")
+        );
+        // With note text, the HTML file is an attachment like any other.
+        message.body = "See the report.\r\n".into();
+        let bytes = to_vec(&message, BccHeader::Omit);
+        let parsed = mail_parser::MessageParser::new().parse(&bytes).unwrap();
+        assert_eq!(parsed.attachment_count(), 2);
+        assert_eq!(parsed.body_text(0).as_deref(), Some("See the report.\r\n"));
+    }
+
+    #[test]
+    fn html_charset_comes_from_its_meta_else_windows_1252() {
+        let mut message = sample();
+        message.body = String::new();
+        message.attachments = vec![Attachment {
+            file_name: "r.htm".into(),
+            content_type: "text/html".into(),
+            data: b"<meta charset=\"iso-8859-15\"><p>\xa4 5</p>".to_vec(),
+            source: "/tmp/r.htm".into(),
+        }];
+        let body = html_body(&message).unwrap();
+        assert_eq!(
+            (body.charset, body.text.as_str()),
+            ("ISO-8859-15", "\u{20ac} 5\r\n")
+        );
+        message.attachments[0].data = b"<p>caf\xe9</p>".to_vec();
+        let body = html_body(&message).unwrap();
+        assert_eq!(
+            (body.charset, body.text.as_str()),
+            ("windows-1252", "caf\u{e9}\r\n")
+        );
     }
 }
