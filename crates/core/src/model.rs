@@ -86,7 +86,7 @@ pub struct Mailbox {
 
 impl Mailbox {
     /// What a caller typed that resolved to no mailbox, kept for a compose window only
-    /// ([`crate::compose::Composer::prepare_for_composer`]): the text as name, no address.
+    /// ([`crate::compose::MessageBuilder::prepare_for_composer`]): the text as name, no address.
     pub fn typed(text: String) -> Mailbox {
         Mailbox {
             name: Some(text),
