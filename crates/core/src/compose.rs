@@ -2,14 +2,14 @@
 //! recipients, and reads every attachment before the call returns.
 use crate::address::{self, Typed};
 use crate::addressbook::AddressBook;
+use crate::attachment::{content_type_for, read_regular_file};
+use crate::entry_id::mailbox_from_entry_id;
 use crate::text::{self, TextDecoder};
 use crate::{
     Attachment, Mailbox, MapiCode, MapiError, Message, RawAttachment, RawRecipient, RawText,
     RecipientClass, Result, SendRequest,
 };
 use mapishim_abi as abi;
-use std::io::Read;
-use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Upper bounds that keep a hostile or broken caller from exhausting memory.
@@ -17,33 +17,8 @@ pub const MAX_RECIPIENTS: usize = 10_000;
 pub const MAX_ATTACHMENTS: usize = 1_000;
 pub const MAX_SUBJECT_BYTES: usize = 16 * 1024;
 pub const MAX_BODY_BYTES: usize = 64 * 1024 * 1024;
-pub const MAX_ATTACHMENT_BYTES: u64 = 2 * 1024 * 1024 * 1024;
 /// Characters in one name or address field (a field may hold a list, item 13).
 pub const MAX_NAME_CHARS: usize = 1024;
-
-const ENTRY_ID_MAGIC: &[u8] = b"MAPISHIM-EID1\0";
-
-/// The entry ID `MAPIResolveName` hands out: `MAPISendMail` turns it back into the mailbox.
-pub fn entry_id(mailbox: &Mailbox) -> Vec<u8> {
-    let mut id = ENTRY_ID_MAGIC.to_vec();
-    id.extend_from_slice(mailbox.name.as_deref().unwrap_or("").as_bytes());
-    id.push(0);
-    id.extend_from_slice(mailbox.address.as_bytes());
-    id
-}
-
-/// Reads one of our entry IDs; `None` for foreign ones (they fall back to name and address).
-pub fn mailbox_from_entry_id(id: &[u8]) -> Option<Mailbox> {
-    let rest = id.strip_prefix(ENTRY_ID_MAGIC)?;
-    let text = std::str::from_utf8(rest).ok()?;
-    let (name, addr) = text.split_once('\0')?;
-    address::validate(addr).ok()?;
-    let name = text::single_line(name);
-    Some(Mailbox {
-        name: (!name.is_empty()).then_some(name),
-        address: addr.to_string(),
-    })
-}
 
 /// A fresh, globally unique Message-ID (without angle brackets).
 pub fn new_message_id(domain: &str) -> String {
@@ -453,88 +428,10 @@ impl MessageBuilder<'_> {
     }
 }
 
-/// Guesses a content type from the shown name, then the path. `message/*` and `multipart/*`
-/// become `application/octet-stream`: those types may not be base64-encoded (RFC 2046 §5.2.1)
-/// and a caller's file is not guaranteed to be valid 7-bit MIME.
-pub fn content_type_for(file_name: &str, path: &Path) -> String {
-    let guess = mime_guess::from_path(file_name)
-        .first()
-        .or_else(|| mime_guess::from_path(path).first());
-    match guess {
-        Some(m) if m.type_() != "message" && m.type_() != "multipart" => {
-            m.essence_str().to_string()
-        }
-        _ => "application/octet-stream".to_string(),
-    }
-}
-
-/// Reads a whole regular file now, before the caller can delete it. Directories, devices and
-/// pipes are refused before anything is read, so they can neither block nor stream forever.
-pub fn read_regular_file(path: &Path) -> Result<Vec<u8>> {
-    let shown = path.display();
-    let not_regular = || {
-        MapiError::new(
-            MapiCode::AttachmentOpenFailure,
-            format!("{shown} is not a regular file"),
-        )
-    };
-    let meta = std::fs::metadata(path).map_err(|e| match e.kind() {
-        std::io::ErrorKind::NotFound => {
-            MapiError::new(MapiCode::AttachmentNotFound, format!("{shown}: not found"))
-        }
-        _ => MapiError::new(MapiCode::AttachmentOpenFailure, format!("{shown}: {e}")),
-    })?;
-    if !meta.is_file() {
-        return Err(not_regular());
-    }
-    let mut options = std::fs::OpenOptions::new();
-    options.read(true);
-    #[cfg(unix)]
-    {
-        // Should the path be swapped for a FIFO after the check, opening it must not block.
-        use std::os::unix::fs::OpenOptionsExt;
-        options.custom_flags(libc::O_NONBLOCK);
-    }
-    let file = options
-        .open(path)
-        .map_err(|e| MapiError::new(MapiCode::AttachmentOpenFailure, format!("{shown}: {e}")))?;
-    let meta = file
-        .metadata()
-        .map_err(|e| MapiError::new(MapiCode::AttachmentOpenFailure, format!("{shown}: {e}")))?;
-    if !meta.is_file() {
-        return Err(not_regular());
-    }
-    if meta.len() > MAX_ATTACHMENT_BYTES {
-        return Err(MapiError::new(
-            MapiCode::AttachmentTooLarge,
-            format!(
-                "{shown}: {} bytes (limit {MAX_ATTACHMENT_BYTES})",
-                meta.len()
-            ),
-        ));
-    }
-    let mut data = Vec::new();
-    data.try_reserve_exact(meta.len() as usize).map_err(|_| {
-        MapiError::new(
-            MapiCode::InsufficientMemory,
-            format!("{shown}: cannot hold {} bytes", meta.len()),
-        )
-    })?;
-    file.take(MAX_ATTACHMENT_BYTES + 1)
-        .read_to_end(&mut data)
-        .map_err(|e| MapiError::new(MapiCode::AttachmentOpenFailure, format!("{shown}: {e}")))?;
-    if data.len() as u64 > MAX_ATTACHMENT_BYTES {
-        return Err(MapiError::new(
-            MapiCode::AttachmentTooLarge,
-            format!("{shown}: grew past the limit while read"),
-        ));
-    }
-    Ok(data)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::path::Path;
 
     fn recip(class: u32, name: Option<&str>, address: Option<&str>) -> RawRecipient {
         RawRecipient {
@@ -629,16 +526,6 @@ mod tests {
     }
 
     #[test]
-    fn entry_ids_round_trip() {
-        let mb = Mailbox {
-            name: Some("Bob".into()),
-            address: "bob@x.org".into(),
-        };
-        assert_eq!(mailbox_from_entry_id(&entry_id(&mb)), Some(mb));
-        assert_eq!(mailbox_from_entry_id(b"\x00\x00\x00\x00foreign"), None);
-    }
-
-    #[test]
     fn attachments_are_read_and_checked() {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("tmp123.bin");
@@ -678,18 +565,6 @@ mod tests {
         assert_eq!(
             code(Path::new("/dev/zero")),
             abi::MAPI_E_ATTACHMENT_OPEN_FAILURE
-        );
-    }
-
-    #[test]
-    fn eml_attachments_are_not_message_rfc822() {
-        assert_eq!(
-            content_type_for("forward.eml", Path::new("x")),
-            "application/octet-stream"
-        );
-        assert_eq!(
-            content_type_for("noext", Path::new("/tmp/x.png")),
-            "image/png"
         );
     }
 

@@ -6,7 +6,7 @@ use crate::abi::*;
 use crate::buffers::{self, BlockWriter};
 use crate::convert;
 use mapishim_abi as abi;
-use mapishim_core::compose::entry_id;
+use mapishim_core::entry_id::entry_id;
 use mapishim_core::text::TextDecoder;
 use mapishim_core::{LogonRequest, Mailbox, MapiCode, MapiError, RawText, Result, SendRequest};
 use mapishim_engine::Engine;
