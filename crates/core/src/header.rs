@@ -319,7 +319,7 @@ mod tests {
                 }
             }
         }
-        let line = text_header("Subject", &"word ".repeat(100).trim_end().to_string());
+        let line = text_header("Subject", "word ".repeat(100).trim_end());
         assert_eq!(
             unfold(&line),
             format!("Subject: {}\r\n", "word ".repeat(100).trim_end())

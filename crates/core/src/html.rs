@@ -101,11 +101,10 @@ pub fn to_text(html: &str) -> String {
                 line_break(&mut out);
                 out.push_str("- ");
             }
-            "td" | "th" if !closing => {
-                if !out.ends_with('\n') && !out.is_empty() {
-                    out.push('\t');
-                }
+            "td" | "th" if !closing && !out.ends_with('\n') && !out.is_empty() => {
+                out.push('\t');
             }
+            "td" | "th" => {}
             n if BREAKS.contains(&n) => {
                 line_break(&mut out);
                 if matches!(n, "p" | "h1" | "h2" | "h3" | "h4" | "h5" | "h6" | "table") {
