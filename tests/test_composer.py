@@ -265,3 +265,79 @@ def test_thunderbird_and_mailto_from_the_windows_dll(sender, setup, windows_stan
     [[url]] = windows_record(setup)
     query = urllib.parse.parse_qs(urllib.parse.urlparse(url).query)
     assert query["subject"] == [HOSTILE_SUBJECT]
+
+
+# Issue 11 item 16: recipients reach the composer as `Name <address>`, quoted as RFC 5322
+# asks; item 13: what a caller like 7-Zip types as the address (a name, a list) with
+# MAPI_DIALOG; and the exact command line is in the debug log.
+NAMED = ["--to-named", "Anna Müller::SMTP:anna@x.org", "--to-named", 'Müller, "Hans"::hans@x.org']
+NAMED_TEXT = ["Anna Müller <anna@x.org>", '"Müller, \\"Hans\\"" <hans@x.org>']
+TYPED = ["--to", "Bob Smith", "--to", "bob@x.org, carol@x.org"]
+BOB_SMITH = "BEGIN:VCARD\r\nVERSION:3.0\r\nFN:Bob Smith\r\nEMAIL:bob.smith@example.org\r\nEND:VCARD\r\n"
+
+
+def linux_runner(linux_sender):
+    from conftest import Runner
+
+    return Runner("linux", linux_sender)
+
+
+@pytest.mark.parametrize("kind", ["xdg-email", "thunderbird", "xdg-open"])
+def test_composers_get_display_names_quoted(linux_sender, setup, kind):
+    program = install_standin(setup.root / "bin", kind)
+    composer_config(setup, "mailto" if kind == "xdg-open" else kind, toml_string(str(program)))
+    args = [*NAMED, "--subject", "names", "--flags", str(MAPI_DIALOG)]
+    codes, _ = send(linux_runner(linux_sender), setup, *args, **standin_env(setup, delay=0))
+    assert codes == [0]
+    argv = events(setup.root / "record.jsonl")[0]["argv"]
+    if kind == "xdg-email":
+        assert argv[-2:] == NAMED_TEXT, argv
+    elif kind == "thunderbird":
+        assert thunderbird_fields(argv[1])["to"] == ",".join(NAMED_TEXT), argv
+    else:
+        url = urllib.parse.urlparse(argv[0])
+        assert (url.scheme, url.path) == ("mailto", ""), argv
+        assert urllib.parse.parse_qs(url.query)["to"] == [",".join(NAMED_TEXT)], argv
+    # The exact command line is logged at debug, one line, shell-quoted.
+    logged = [line for line in setup.log.read_text().splitlines() if "composer command line" in line]
+    assert len(logged) == 1 and str(program) in logged[0], logged
+    assert ("Anna%20M%C3%BCller" if kind == "xdg-open" else "Anna Müller") in logged[0], logged
+
+
+@pytest.mark.parametrize("sender", ["linux", "wine64"], indirect=True)
+def test_typed_names_and_lists_without_a_composer_are_resolved(sender, setup):
+    """7-Zip's `-semlBob Smith`: a name in lpszAddress, and a typed list, with MAPI_DIALOG and
+    no composer: resolved through the address book, one recipient per entry (outbox)."""
+    (setup.root / "contacts.vcf").write_text(BOB_SMITH, newline="")
+    codes, proc = send(sender, setup, *TYPED, "--subject", "typed", "--flags", str(MAPI_DIALOG))
+    assert codes == [0], proc.stdout
+    [msg] = setup.messages()
+    got = [(a.display_name, a.addr_spec) for a in msg["To"].addresses]
+    assert got == [("Bob Smith", "bob.smith@example.org"), ("", "bob@x.org"), ("", "carol@x.org")]
+
+
+def test_typed_names_that_resolve_to_nothing_fail_without_dialog(linux_sender, setup):
+    codes, _ = send(linux_runner(linux_sender), setup, "--to", "Nobody Known", "--subject", "x")
+    assert codes == [14]  # MAPI_E_UNKNOWN_RECIPIENT, and nothing stored
+    assert setup.messages() == []
+
+
+@pytest.mark.parametrize("sender", ["linux", "wine64"], indirect=True)
+def test_typed_text_goes_to_the_composer_as_typed(sender, setup, request):
+    """With a composer, what resolves to nothing is put in the window as the user typed it."""
+    from conftest import wine_path
+
+    if sender.is_wine:
+        program = request.getfixturevalue("windows_standin")
+        record = {"MAPISHIM_STANDIN_RECORD": wine_path(setup.root / "record.jsonl")}
+        composer_config(setup, "thunderbird", toml_string(wine_path(program)))
+    else:
+        program = install_standin(setup.root / "bin", "thunderbird")
+        record = standin_env(setup, delay=0)
+        composer_config(setup, "thunderbird", toml_string(str(program)))
+    codes, proc = send(sender, setup, *TYPED, "--subject", "typed", "--flags", str(MAPI_DIALOG), **record)
+    assert codes == [0], proc.stdout
+    argv = windows_record(setup)[0] if sender.is_wine else events(setup.root / "record.jsonl")[0]["argv"]
+    assert thunderbird_fields(argv[1])["to"] == "Bob Smith,bob@x.org,carol@x.org", argv
+    assert setup.messages() == []
+    assert "passed to the composer as typed" in setup.log.read_text()

@@ -12,6 +12,8 @@
  *   --subject S --body B --type T
  *   --to A --cc A --bcc A   recipients with only an address (e.g. SMTP:x@example.org)
  *   --to-name N          a recipient with only a name (to be resolved)
+ *   --to-named N::A      a recipient with a name and an address
+ *   --position N         nPosition of every attachment (default (ULONG)-1)
  *   --from A             originator address
  *   --attach PATH[::NAME]        attach an existing file (display name NAME)
  *   --make-attach NAME::CONTENT  create a scratch file with a different name, attach it as
@@ -23,7 +25,7 @@
  */
 #include "harness.h"
 
-#define MAX_ITEMS 64
+#define MAX_ITEMS 256
 
 typedef struct {
     char *path;
@@ -35,6 +37,7 @@ static MapiRecipDesc recips[MAX_ITEMS];
 static ULONG n_recips;
 static Attach attaches[MAX_ITEMS];
 static ULONG n_attaches;
+static ULONG position = (ULONG)-1;
 
 static unsigned long number(const char *text)
 {
@@ -96,7 +99,7 @@ static ULONG send_wide(LHANDLE session, ULONG_PTR ui, MapiMessage *m, FLAGS flag
     }
     for (i = 0; i < m->nFileCount; i++) {
         memset(&wf[i], 0, sizeof wf[i]);
-        wf[i].nPosition = (ULONG)-1;
+        wf[i].nPosition = m->lpFiles[i].nPosition;
         wf[i].lpszPathName = widen_or_null(m->lpFiles[i].lpszPathName);
         wf[i].lpszFileName = widen_or_null(m->lpFiles[i].lpszFileName);
     }
@@ -183,6 +186,11 @@ int main(int argc, char **argv)
         else if (strcmp(opt, "--cc") == 0) add_recip(MAPI_CC, NULL, val);
         else if (strcmp(opt, "--bcc") == 0) add_recip(MAPI_BCC, NULL, val);
         else if (strcmp(opt, "--to-name") == 0) add_recip(MAPI_TO, val, NULL);
+        else if (strcmp(opt, "--to-named") == 0 && val && strstr(val, "::")) {
+            char *sep = strstr(val, "::");
+            *sep = 0;
+            add_recip(MAPI_TO, val, sep + 2);
+        } else if (strcmp(opt, "--position") == 0) position = (ULONG)number(val);
         else if (strcmp(opt, "--from") == 0) {
             init_recip(&originator, MAPI_ORIG, NULL, val);
             m.lpOriginator = &originator;
@@ -204,7 +212,7 @@ int main(int argc, char **argv)
     m.lpRecips = n_recips ? recips : NULL;
     for (n = 0; n < n_attaches; n++) {
         memset(&files[n], 0, sizeof files[n]);
-        files[n].nPosition = (ULONG)-1;
+        files[n].nPosition = position;
         files[n].lpszPathName = attaches[n].path;
         files[n].lpszFileName = attaches[n].name;
     }

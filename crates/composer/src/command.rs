@@ -146,7 +146,56 @@ fn host_path_of_windows(prefix: &Path, path: &Path) -> String {
     }
 }
 
+/// The command that opens `message`; its exact command line is logged at debug, shell-quoted,
+/// so that an admin can rerun it (it holds what the caller passed and staged file paths,
+/// never a password).
 pub fn build(resolved: &Resolved, message: &Message, files: &[PathBuf]) -> Command {
+    let command = build_command(resolved, message, files);
+    tracing::debug!(command = %command_line(&command), "composer command line");
+    command
+}
+
+/// `program arg…` as a POSIX shell would take it: plain words bare, others in single
+/// quotes, and words holding control characters in `$'…'` form, so that the line is one
+/// log line and reproduces the arguments exactly.
+pub fn command_line(command: &Command) -> String {
+    std::iter::once(command.get_program())
+        .chain(command.get_args())
+        .map(|arg| shell_word(&arg.to_string_lossy()))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn shell_word(word: &str) -> String {
+    let plain = |c: char| c.is_ascii_alphanumeric() || "_./:=@,+-%".contains(c);
+    if !word.is_empty() && word.chars().all(plain) {
+        return word.to_string();
+    }
+    if !word.chars().any(char::is_control) {
+        return format!("'{}'", word.replace('\'', "'\\''"));
+    }
+    let mut out = String::from("$'");
+    for c in word.chars() {
+        match c {
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            '\\' => out.push_str("\\\\"),
+            '\'' => out.push_str("\\'"),
+            c if c.is_control() => {
+                let mut buf = [0u8; 4];
+                for b in c.encode_utf8(&mut buf).bytes() {
+                    out.push_str(&format!("\\x{b:02x}"));
+                }
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('\'');
+    out
+}
+
+fn build_command(resolved: &Resolved, message: &Message, files: &[PathBuf]) -> Command {
     match resolved.kind {
         ComposerKind::XdgEmail if resolved.via_wine => {
             let prefix = wine_prefix().unwrap_or_default();
@@ -189,8 +238,40 @@ pub fn build(resolved: &Resolved, message: &Message, files: &[PathBuf]) -> Comma
     }
 }
 
-fn addresses(list: &[Mailbox]) -> impl Iterator<Item = &str> {
-    list.iter().map(|m| m.address.as_str())
+/// A recipient as a person types it into a compose window: `Name <address>` with the name
+/// quoted as RFC 5322 asks when it is not plain words (`"Müller, Anna" <anna@x.org>`), the
+/// bare address without a name, and text that resolved to nothing as it was typed.
+/// Composers take Unicode here (RFC 6532), so no encoded words.
+pub fn recipient(mailbox: &Mailbox) -> String {
+    let Some(name) = mailbox.name.as_deref().filter(|n| !n.is_empty()) else {
+        return mailbox.address.clone();
+    };
+    if mailbox.is_typed() {
+        return name.to_string();
+    }
+    let word_char = |c: char| {
+        c.is_alphanumeric() || (c.is_ascii_graphic() && "!#$%&'*+-/=?^_`{|}~".contains(c))
+    };
+    let plain = !name.starts_with('-')
+        && !name.contains("=?")
+        && name
+            .split(' ')
+            .all(|w| !w.is_empty() && w.chars().all(word_char));
+    if plain {
+        format!("{name} <{}>", mailbox.address)
+    } else {
+        let quoted = name.replace('\\', "\\\\").replace('"', "\\\"");
+        format!("\"{quoted}\" <{}>", mailbox.address)
+    }
+}
+
+fn recipients(list: &[Mailbox]) -> impl Iterator<Item = String> + '_ {
+    list.iter().map(recipient)
+}
+
+/// Whether every mailbox is a bare address (no name, nothing typed).
+fn all_bare(list: &[Mailbox]) -> bool {
+    list.iter().all(|m| m.name.is_none() && !m.is_typed())
 }
 
 /// Text worth passing: whitespace-only subjects and bodies are left out.
@@ -207,20 +288,20 @@ fn lf(text: &str) -> String {
 /// is its own argument, so no value can become an option, except an address starting with
 /// `-`: that one is passed as a `mailto:` URI.
 pub fn xdg_email_arguments(message: &Message, files: &[String]) -> Vec<String> {
-    let positional = |a: &str| {
+    let positional = |a: String| {
         if a.starts_with('-') {
             // As a URL, so that it cannot be an option; encoded, so that `?` or `&` in the
             // local part cannot add a header.
-            format!("mailto:{}", utf8_percent_encode(a, MAILTO_ADDRESS))
+            format!("mailto:{}", utf8_percent_encode(&a, MAILTO_ADDRESS))
         } else {
-            a.to_string()
+            a
         }
     };
     let mut args = vec!["--utf8".to_string()];
     for (option, list) in [("--cc", &message.cc), ("--bcc", &message.bcc)] {
-        for address in addresses(list) {
+        for value in recipients(list) {
             args.push(option.into());
-            args.push(address.into());
+            args.push(value);
         }
     }
     if let Some(subject) = meaningful(&message.subject) {
@@ -232,7 +313,7 @@ pub fn xdg_email_arguments(message: &Message, files: &[String]) -> Vec<String> {
     for file in files {
         args.extend(["--attach".into(), file.clone()]);
     }
-    args.extend(addresses(&message.to).map(positional));
+    args.extend(recipients(&message.to).map(positional));
     args
 }
 
@@ -253,7 +334,8 @@ pub fn xdg_email_url_arguments(message: &Message, files: &[String]) -> Vec<Strin
 /// straight quote: in text it becomes a typographic one (U+2019), in file URLs `%27`, and
 /// commas in URLs become `%2C` (they separate attachments). Addresses are passed as they
 /// are: a quote may stand in a local part (`o'brien@…`), but a validated address never
-/// ends with one and holds no comma, so it cannot end its field.
+/// ends with one and holds no comma, so it cannot end its field. Recipients are
+/// `Name <address>`; in their list a quote before a comma or at the end becomes U+2019.
 pub fn thunderbird_compose_argument(message: &Message, attachment_urls: &[String]) -> String {
     let text = |s: &str| lf(s).replace('\'', "\u{2019}");
     let mut fields = Vec::new();
@@ -262,9 +344,9 @@ pub fn thunderbird_compose_argument(message: &Message, attachment_urls: &[String
         ("cc", &message.cc),
         ("bcc", &message.bcc),
     ] {
-        let joined: Vec<&str> = addresses(list).collect();
+        let joined: Vec<String> = recipients(list).collect();
         if !joined.is_empty() {
-            fields.push(format!("{key}='{}'", joined.join(",")));
+            fields.push(format!("{key}='{}'", field_safe(&joined.join(","))));
         }
     }
     if let Some(subject) = meaningful(&message.subject) {
@@ -277,6 +359,18 @@ pub fn thunderbird_compose_argument(message: &Message, attachment_urls: &[String
         fields.push(format!("attachment='{}'", attachment_urls.join(",")));
     }
     fields.join(",")
+}
+
+/// A quote that would end the field (followed by a comma, or last) becomes U+2019; any other
+/// stays, so `O'Brien` arrives as typed.
+fn field_safe(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    let mut chars = value.chars().peekable();
+    while let Some(c) = chars.next() {
+        let ends_field = c == '\'' && matches!(chars.peek(), None | Some(',') | Some('\''));
+        out.push(if ends_field { '\u{2019}' } else { c });
+    }
+    out
 }
 
 /// `file:///…` for a staged file, with the characters Thunderbird's syntax reserves encoded.
@@ -297,16 +391,29 @@ const MAILTO_VALUE: &AsciiSet = &NON_ALPHANUMERIC
 const MAILTO_ADDRESS: &AsciiSet = &MAILTO_VALUE.remove(b'@');
 
 /// `mailto:to1,to2?cc=…&bcc=…&subject=…&body=…`; line ends in the body are CRLF
-/// (RFC 6068 §5). Attachments cannot be carried.
+/// (RFC 6068 §5). Attachments cannot be carried. The path may hold bare addresses only
+/// (RFC 6068 §2 `to = addr-spec *("," addr-spec)`), so when a To recipient has a name they
+/// all go in a `to=` header field instead, as `Name <address>` (a header value there).
 pub fn mailto_url(message: &Message) -> String {
     let list = |l: &[Mailbox]| {
-        addresses(l)
-            .map(|a| utf8_percent_encode(a, MAILTO_ADDRESS).to_string())
+        l.iter()
+            .map(|m| {
+                if all_bare(std::slice::from_ref(m)) {
+                    utf8_percent_encode(&m.address, MAILTO_ADDRESS).to_string()
+                } else {
+                    utf8_percent_encode(&recipient(m), MAILTO_VALUE).to_string()
+                }
+            })
             .collect::<Vec<_>>()
             .join(",")
     };
-    let mut url = format!("mailto:{}", list(&message.to));
     let mut query = Vec::new();
+    let mut url = if all_bare(&message.to) {
+        format!("mailto:{}", list(&message.to))
+    } else {
+        query.push(format!("to={}", list(&message.to)));
+        "mailto:".to_string()
+    };
     for (key, l) in [("cc", &message.cc), ("bcc", &message.bcc)] {
         if !l.is_empty() {
             query.push(format!("{key}={}", list(l)));
@@ -359,21 +466,33 @@ mod tests {
             [
                 "--utf8",
                 "--cc",
-                "cc@example.org",
+                "\"Name, with comma\" <cc@example.org>",
                 "--bcc",
-                "bcc@example.org",
+                "\"Name, with comma\" <bcc@example.org>",
                 "--subject",
                 "Q3',to='evil@example.org",
                 "--body",
                 "line 1\nit's --attach /etc/passwd\n",
                 "--attach",
                 "/s/a b.pdf",
-                "to@example.org",
-                "mailto:-dash@example.org",
+                "\"Name, with comma\" <to@example.org>",
+                "\"Name, with comma\" <-dash@example.org>",
             ]
         );
+        let bare = |a: &str| Mailbox {
+            name: None,
+            address: a.into(),
+        };
+        let dashed = Message {
+            to: vec![bare("to@example.org"), bare("-dash@example.org")],
+            ..test_message()
+        };
+        assert_eq!(
+            xdg_email_arguments(&dashed, &[]),
+            ["--utf8", "to@example.org", "mailto:-dash@example.org"]
+        );
         let sneaky = Message {
-            to: vec![mailbox("-x?bcc=evil@example.org")],
+            to: vec![bare("-x?bcc=evil@example.org")],
             ..test_message()
         };
         assert_eq!(
@@ -412,7 +531,16 @@ mod tests {
     #[test]
     fn mailto_encodes_everything_but_unreserved() {
         let url = mailto_url(&hostile());
-        assert!(url.starts_with("mailto:to@example.org,-dash@example.org?cc=cc@example.org&bcc=bcc@example.org&subject=Q3%27%2Cto%3D%27evil%40example.org&body=line%201%0D%0Ait%27s"), "{url}");
+        let named = "%22Name%2C%20with%20comma%22%20%3C";
+        assert!(url.starts_with(&format!("mailto:?to={named}to%40example.org%3E,{named}-dash%40example.org%3E&cc={named}cc%40example.org%3E&bcc={named}bcc%40example.org%3E&subject=Q3%27%2Cto%3D%27evil%40example.org&body=line%201%0D%0Ait%27s")), "{url}");
+        let bare = Message {
+            to: vec![Mailbox {
+                name: None,
+                address: "to@example.org".into(),
+            }],
+            ..test_message()
+        };
+        assert!(mailto_url(&bare).starts_with("mailto:to@example.org"));
         assert!(!url.contains('\n') && !url.contains(' '));
     }
 
@@ -425,6 +553,52 @@ mod tests {
         assert_eq!(
             windows_path_of_host(Path::new("/usr/bin/xdg-email")),
             PathBuf::from(r"Z:\usr\bin\xdg-email")
+        );
+    }
+
+    #[test]
+    fn recipients_carry_their_names_quoted() {
+        let named = |name: &str, address: &str| Mailbox {
+            name: Some(name.into()),
+            address: address.into(),
+        };
+        assert_eq!(
+            recipient(&named("Anna Müller", "anna@x.org")),
+            "Anna Müller <anna@x.org>"
+        );
+        assert_eq!(
+            recipient(&named("Müller, \"Hans\" \\ Co", "h@x.org")),
+            "\"Müller, \\\"Hans\\\" \\\\ Co\" <h@x.org>"
+        );
+        assert_eq!(recipient(&named("-rf", "r@x.org")), "\"-rf\" <r@x.org>");
+        assert_eq!(recipient(&Mailbox::typed("Bob Smith".into())), "Bob Smith");
+        let message = Message {
+            to: vec![
+                named("O'Brien, Pat'", "pat@x.org"),
+                Mailbox::typed("Carol'".into()),
+            ],
+            ..test_message()
+        };
+        let arg = thunderbird_compose_argument(&message, &[]);
+        assert!(
+            arg.starts_with("to='\"O'Brien, Pat'\" <pat@x.org>,Carol\u{2019}'"),
+            "{arg}"
+        );
+        let url = url::Url::parse(&mailto_url(&message)).unwrap();
+        let to: Vec<(String, String)> = url.query_pairs().into_owned().collect();
+        assert_eq!(
+            to[0],
+            ("to".into(), "\"O'Brien, Pat'\" <pat@x.org>,Carol'".into())
+        );
+    }
+
+    #[test]
+    fn command_lines_are_logged_shell_quoted() {
+        let mut command = Command::new("/usr/bin/thunderbird");
+        command.args(["-compose", "to='a b',body='x\ny'", "it's"]);
+        assert_eq!(
+            command_line(&command),
+            "/usr/bin/thunderbird -compose $'to=\\'a b\\',body=\\'x\\ny\\'' 'it'\\''s'"
         );
     }
 }

@@ -34,6 +34,57 @@ pub fn split_type(text: &str) -> Typed<'_> {
     Typed::Untyped(text)
 }
 
+/// Characters that make an address look like another one or break it on screen: Unicode
+/// white space (no-break space, U+2028/2029 line and paragraph separators…), zero-width
+/// characters and bidirectional controls (U+202E shows `bob\u{202e}gro.live@` as
+/// `bob@evil.org…`-like text). None belongs in an address.
+fn is_invisible(c: char) -> bool {
+    c.is_whitespace()
+        || matches!(
+            c,
+            '\u{061c}'
+                | '\u{200b}'..='\u{200f}'
+                | '\u{202a}'..='\u{202e}'
+                | '\u{2060}'..='\u{2064}'
+                | '\u{2066}'..='\u{2069}'
+                | '\u{feff}'
+        )
+}
+
+/// Splits what a caller typed into one address field (`a@x.org, b@x.org` or `;`-separated)
+/// at commas and semicolons outside quotes, angle brackets and comments, so
+/// `"Doe, Jane" <jane@x.org>` stays one entry. Empty entries are dropped.
+pub fn split_list(text: &str) -> Vec<&str> {
+    let mut parts = Vec::new();
+    let (mut quoted, mut escaped, mut angle, mut comment) = (false, false, false, 0u32);
+    let mut start = 0;
+    for (index, c) in text.char_indices() {
+        if escaped {
+            escaped = false;
+            continue;
+        }
+        match c {
+            '\\' if quoted || comment > 0 => escaped = true,
+            '"' if comment == 0 => quoted = !quoted,
+            '(' if !quoted => comment += 1,
+            ')' if !quoted => comment = comment.saturating_sub(1),
+            '<' if !quoted && comment == 0 => angle = true,
+            '>' if !quoted && comment == 0 => angle = false,
+            ',' | ';' if !quoted && !angle && comment == 0 => {
+                parts.push(&text[start..index]);
+                start = index + 1;
+            }
+            _ => {}
+        }
+    }
+    parts.push(&text[start..]);
+    parts
+        .into_iter()
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .collect()
+}
+
 const ATEXT_SPECIALS: &str = "!#$%&'*+-/=?^_`{|}~";
 const MAX_ADDRESS_LEN: usize = 254;
 
@@ -49,6 +100,9 @@ pub fn validate(address: &str) -> Result<(), &'static str> {
     }
     if address.chars().any(|c| c.is_control()) {
         return Err("control character (CR/LF?) in address");
+    }
+    if address.chars().any(is_invisible) {
+        return Err("white space, line separator or bidirectional control in address");
     }
     let (local, domain) = address.rsplit_once('@').ok_or("no @ in address")?;
     let atom_char = |c: char| c.is_alphanumeric() || ATEXT_SPECIALS.contains(c) || !c.is_ascii();
@@ -142,6 +196,29 @@ mod tests {
         assert!(validate("a..b@x.org").is_err());
         assert!(validate("<bob@x.org>").is_err());
         assert!(validate("bob").is_err());
+        assert!(validate("jürgen@exämple.org").is_ok());
+        for hidden in [
+            "bob\u{a0}@example.org",
+            "bob\u{2028}x@example.org",
+            "bob\u{202e}gro.live@example.org",
+            "bob\u{200b}@example.org",
+        ] {
+            assert!(validate(hidden).is_err(), "{hidden:?}");
+        }
+    }
+
+    #[test]
+    fn lists() {
+        assert_eq!(
+            split_list("bob@x.org, carol@x.org"),
+            ["bob@x.org", "carol@x.org"]
+        );
+        assert_eq!(split_list("a@x.org;;b@x.org ;"), ["a@x.org", "b@x.org"]);
+        assert_eq!(
+            split_list("\"Doe, Jane\" <jane@x.org>; Bob (a, b) <b@x.org>"),
+            ["\"Doe, Jane\" <jane@x.org>", "Bob (a, b) <b@x.org>"]
+        );
+        assert_eq!(split_list("Bob Smith"), ["Bob Smith"]);
     }
 
     #[test]

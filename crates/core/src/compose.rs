@@ -2,14 +2,14 @@
 //! recipients, and reads every attachment before the call returns.
 use crate::address::{self, Typed};
 use crate::addressbook::AddressBook;
-use crate::files::{self, Links, ReadError};
+use crate::attachment::{content_type_for, read_regular_file};
+use crate::entry_id::mailbox_from_entry_id;
 use crate::text::{self, TextDecoder};
 use crate::{
     Attachment, Mailbox, MapiCode, MapiError, Message, RawAttachment, RawRecipient, RawText,
     RecipientClass, Result, SendRequest,
 };
 use mapishim_abi as abi;
-use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Upper bounds that keep a hostile or broken caller from exhausting memory.
@@ -17,32 +17,8 @@ pub const MAX_RECIPIENTS: usize = 10_000;
 pub const MAX_ATTACHMENTS: usize = 1_000;
 pub const MAX_SUBJECT_BYTES: usize = 16 * 1024;
 pub const MAX_BODY_BYTES: usize = 64 * 1024 * 1024;
-pub const MAX_ATTACHMENT_BYTES: u64 = 2 * 1024 * 1024 * 1024;
-pub const MAX_NAME_BYTES: usize = 1024;
-
-const ENTRY_ID_MAGIC: &[u8] = b"MAPISHIM-EID1\0";
-
-/// The entry ID `MAPIResolveName` hands out: `MAPISendMail` turns it back into the mailbox.
-pub fn entry_id(mailbox: &Mailbox) -> Vec<u8> {
-    let mut id = ENTRY_ID_MAGIC.to_vec();
-    id.extend_from_slice(mailbox.name.as_deref().unwrap_or("").as_bytes());
-    id.push(0);
-    id.extend_from_slice(mailbox.address.as_bytes());
-    id
-}
-
-/// Reads one of our entry IDs; `None` for foreign ones (they fall back to name and address).
-pub fn mailbox_from_entry_id(id: &[u8]) -> Option<Mailbox> {
-    let rest = id.strip_prefix(ENTRY_ID_MAGIC)?;
-    let text = std::str::from_utf8(rest).ok()?;
-    let (name, addr) = text.split_once('\0')?;
-    address::validate(addr).ok()?;
-    let name = text::single_line(name);
-    Some(Mailbox {
-        name: (!name.is_empty()).then_some(name),
-        address: addr.to_string(),
-    })
-}
+/// Characters in one name or address field (a field may hold a list, item 13).
+pub const MAX_NAME_CHARS: usize = 1024;
 
 /// A fresh, globally unique Message-ID (without angle brackets).
 pub fn new_message_id(domain: &str) -> String {
@@ -128,7 +104,19 @@ impl MessageBuilder<'_> {
         decoded.text
     }
 
+    /// The message a backend delivers: every recipient resolved, or the call fails.
     pub fn prepare(&self, req: &SendRequest) -> Result<Message> {
+        self.build(req, false)
+    }
+
+    /// The message for a compose window (docs/api.md, "What the address field may hold"):
+    /// for a dialog request, text that resolves to no mailbox goes to the composer as typed
+    /// ([`Mailbox::typed`]), the way Outlook and Thunderbird put it in the window.
+    pub fn prepare_for_composer(&self, req: &SendRequest) -> Result<Message> {
+        self.build(req, req.dialog || req.modeless)
+    }
+
+    fn build(&self, req: &SendRequest, keep_typed: bool) -> Result<Message> {
         let utf8 = req.narrow_is_utf8;
         if req.recipients.len() > MAX_RECIPIENTS {
             return Err(MapiError::new(
@@ -175,13 +163,25 @@ impl MessageBuilder<'_> {
         }
 
         let (mut to, mut cc, mut bcc) = (Vec::new(), Vec::new(), Vec::new());
+        let mut count = 0usize;
         for (index, raw) in req.recipients.iter().enumerate() {
-            let (class, mailboxes) = self.recipient(raw, utf8).map_err(|e| {
+            let (class, mailboxes) = self.classify(raw, utf8, keep_typed).map_err(|e| {
                 MapiError::new(
                     e.mapi_code(),
                     format!("recipient #{}: {}", index + 1, e.detail()),
                 )
             })?;
+            // Lists inside one recipient count mailbox by mailbox (item 9).
+            count += mailboxes.len();
+            if count > MAX_RECIPIENTS {
+                return Err(MapiError::new(
+                    MapiCode::TooManyRecipients,
+                    format!(
+                        "more than {MAX_RECIPIENTS} mailboxes by recipient #{} (lists count each mailbox)",
+                        index + 1
+                    ),
+                ));
+            }
             match class {
                 RecipientClass::To => to.extend(mailboxes),
                 RecipientClass::Cc => cc.extend(mailboxes),
@@ -233,24 +233,26 @@ impl MessageBuilder<'_> {
         })
     }
 
-    /// Entry ID → name and address → address → name (resolved, possibly a `;` list).
-    fn mailboxes(&self, raw: &RawRecipient, utf8: bool) -> Result<Vec<Mailbox>> {
+    /// Entry ID → address field (a list, each entry used as given or resolved when it is a
+    /// bare name) → name field (resolved, possibly a `;` list). With `keep_typed`, what
+    /// resolves to nothing is kept as typed for a composer.
+    fn mailboxes(&self, raw: &RawRecipient, utf8: bool, keep_typed: bool) -> Result<Vec<Mailbox>> {
         if let Some(mailbox) = raw.entry_id.as_deref().and_then(mailbox_from_entry_id) {
             return Ok(vec![mailbox]);
         }
         let name = self.text(raw.name.as_ref(), utf8, "recipient name");
         let addr = self.text(raw.address.as_ref(), utf8, "recipient address");
-        if name.len() > MAX_NAME_BYTES || addr.len() > MAX_NAME_BYTES {
+        if name.chars().count() > MAX_NAME_CHARS || addr.chars().count() > MAX_NAME_CHARS {
             return Err(MapiError::new(
                 MapiCode::InvalidRecips,
-                "name or address longer than 1 KiB",
+                format!("name or address longer than {MAX_NAME_CHARS} characters"),
             ));
         }
         let (name, addr) = (name.trim(), addr.trim());
         if !addr.is_empty() {
             let mut mailboxes = Vec::new();
-            for part in addr.split(';').map(str::trim).filter(|p| !p.is_empty()) {
-                mailboxes.push(self.address_field(part)?);
+            for part in address::split_list(addr) {
+                mailboxes.push(self.address_entry(part, keep_typed)?);
             }
             // The caller's name is for display and wins over the address book's.
             if let ([mailbox], false) = (mailboxes.as_mut_slice(), name.is_empty()) {
@@ -259,7 +261,8 @@ impl MessageBuilder<'_> {
                     _ => name,
                 };
                 let display = text::single_line(display);
-                if !display.eq_ignore_ascii_case(&mailbox.address) && !display.is_empty() {
+                let shown = !display.eq_ignore_ascii_case(&mailbox.address) && !display.is_empty();
+                if shown && !mailbox.is_typed() {
                     mailbox.name = Some(display);
                 }
             }
@@ -280,25 +283,39 @@ impl MessageBuilder<'_> {
         name.split(';')
             .map(str::trim)
             .filter(|p| !p.is_empty())
-            .map(|part| {
-                match self
-                    .backend
-                    .and_then(|(b, session)| b.resolve(session, part))
-                {
-                    Some(resolved) => resolved,
-                    None => self.book.resolve(part),
-                }
-            })
+            .map(|part| self.resolve_name(part, keep_typed))
             .collect()
     }
 
-    /// An address field is used as given, never looked up: `SMTP:a@x`, `a@x` or `Name <a@x>`.
-    fn address_field(&self, text: &str) -> Result<Mailbox> {
+    /// A name: the backend's directory first, then the address book.
+    fn resolve_name(&self, name: &str, keep_typed: bool) -> Result<Mailbox> {
+        let resolved = match self
+            .backend
+            .and_then(|(b, session)| b.resolve(session, name))
+        {
+            Some(resolved) => resolved,
+            None => self.book.resolve(name),
+        };
+        match resolved {
+            Err(e) if keep_typed && name.chars().all(|c| !c.is_control()) => {
+                tracing::info!(typed = %name, "not resolved ({e}): passed to the composer as typed");
+                Ok(Mailbox::typed(text::single_line(name)))
+            }
+            other => other,
+        }
+    }
+
+    /// One entry of an address field: `SMTP:a@x`, `a@x` or `Name <a@x>` is used as given;
+    /// text with neither `@` nor an address type (`Bob Smith`, as 7-Zip passes what the user
+    /// typed) is resolved like a name.
+    fn address_entry(&self, text: &str, keep_typed: bool) -> Result<Mailbox> {
         if let Some(mailbox) = address::parse_name_addr(text) {
             return Ok(mailbox);
         }
         let bare = match address::split_type(text) {
-            Typed::Smtp(a) | Typed::Untyped(a) => a,
+            Typed::Smtp(a) => a,
+            Typed::Untyped(a) if a.contains('@') => a,
+            Typed::Untyped(a) => return self.resolve_name(a, keep_typed),
             Typed::Other { kind, .. } => {
                 return Err(MapiError::new(
                     MapiCode::UnknownRecipient,
@@ -320,6 +337,15 @@ impl MessageBuilder<'_> {
         raw: &RawRecipient,
         utf8: bool,
     ) -> Result<(RecipientClass, Vec<Mailbox>)> {
+        self.classify(raw, utf8, false)
+    }
+
+    fn classify(
+        &self,
+        raw: &RawRecipient,
+        utf8: bool,
+        keep_typed: bool,
+    ) -> Result<(RecipientClass, Vec<Mailbox>)> {
         let class = match raw.class {
             abi::MAPI_TO => RecipientClass::To,
             abi::MAPI_CC => RecipientClass::Cc,
@@ -331,7 +357,7 @@ impl MessageBuilder<'_> {
                 ));
             }
         };
-        Ok((class, self.mailboxes(raw, utf8)?))
+        Ok((class, self.mailboxes(raw, utf8, keep_typed)?))
     }
 
     /// A usable originator, else the configured `from`, else `user@hostname`.
@@ -346,7 +372,7 @@ impl MessageBuilder<'_> {
             r.entry_id.is_some() || has(&r.name) || has(&r.address)
         });
         if let Some(raw) = given {
-            match self.mailboxes(raw, utf8) {
+            match self.mailboxes(raw, utf8, false) {
                 Ok(mut list) if list.len() == 1 => return list.remove(0),
                 Ok(_) => {
                     tracing::warn!("originator names several mailboxes; using the configured from")
@@ -402,59 +428,10 @@ impl MessageBuilder<'_> {
     }
 }
 
-/// Guesses a content type from the shown name, then the path. `message/*` and `multipart/*`
-/// become `application/octet-stream`: those types may not be base64-encoded (RFC 2046 §5.2.1)
-/// and a caller's file is not guaranteed to be valid 7-bit MIME.
-pub fn content_type_for(file_name: &str, path: &Path) -> String {
-    let guess = mime_guess::from_path(file_name)
-        .first()
-        .or_else(|| mime_guess::from_path(path).first());
-    match guess {
-        Some(m) if m.type_() != "message" && m.type_() != "multipart" => {
-            m.essence_str().to_string()
-        }
-        _ => "application/octet-stream".to_string(),
-    }
-}
-
-/// Reads a whole regular file now, before the caller can delete it. Directories, devices and
-/// pipes are refused before anything is read, so they can neither block nor stream forever.
-pub fn read_regular_file(path: &Path) -> Result<Vec<u8>> {
-    let shown = path.display();
-    let not_regular = || {
-        MapiError::new(
-            MapiCode::AttachmentOpenFailure,
-            format!("{shown} is not a regular file"),
-        )
-    };
-    let meta = std::fs::metadata(path).map_err(|e| match e.kind() {
-        std::io::ErrorKind::NotFound => {
-            MapiError::new(MapiCode::AttachmentNotFound, format!("{shown}: not found"))
-        }
-        _ => MapiError::new(MapiCode::AttachmentOpenFailure, format!("{shown}: {e}")),
-    })?;
-    if !meta.is_file() {
-        return Err(not_regular());
-    }
-    // Opened as a regular file (checked again on the handle, should the path be swapped
-    // for a FIFO after the check) and read within the cap.
-    let mut file = files::open_regular(path, Links::Follow).map_err(|e| match e.kind() {
-        std::io::ErrorKind::InvalidInput => not_regular(),
-        _ => MapiError::new(MapiCode::AttachmentOpenFailure, format!("{shown}: {e}")),
-    })?;
-    files::read_capped(&mut file, MAX_ATTACHMENT_BYTES).map_err(|e| {
-        let code = match e {
-            ReadError::TooLarge { .. } => MapiCode::AttachmentTooLarge,
-            ReadError::NoMemory(_) => MapiCode::InsufficientMemory,
-            ReadError::Io(_) => MapiCode::AttachmentOpenFailure,
-        };
-        MapiError::new(code, format!("{shown}: {e}"))
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::path::Path;
 
     fn recip(class: u32, name: Option<&str>, address: Option<&str>) -> RawRecipient {
         RawRecipient {
@@ -549,16 +526,6 @@ mod tests {
     }
 
     #[test]
-    fn entry_ids_round_trip() {
-        let mb = Mailbox {
-            name: Some("Bob".into()),
-            address: "bob@x.org".into(),
-        };
-        assert_eq!(mailbox_from_entry_id(&entry_id(&mb)), Some(mb));
-        assert_eq!(mailbox_from_entry_id(b"\x00\x00\x00\x00foreign"), None);
-    }
-
-    #[test]
     fn attachments_are_read_and_checked() {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("tmp123.bin");
@@ -601,15 +568,107 @@ mod tests {
         );
     }
 
+    fn book() -> AddressBook {
+        let vcard =
+            "BEGIN:VCARD\r\nVERSION:3.0\r\nFN:Bob Smith\r\nEMAIL:bob@x.org\r\nEND:VCARD\r\n";
+        AddressBook::new(AddressBook::parse_vcards(vcard, "test").unwrap())
+    }
+
+    fn prepare_with(req: &SendRequest, composer: bool) -> Result<Message> {
+        let book = book();
+        let c = MessageBuilder {
+            decoder: TextDecoder::default(),
+            from: None,
+            book: &book,
+            backend: None,
+        };
+        if composer {
+            c.prepare_for_composer(req)
+        } else {
+            c.prepare(req)
+        }
+    }
+
     #[test]
-    fn eml_attachments_are_not_message_rfc822() {
+    fn typed_address_fields_are_resolved_and_split() {
+        let req = SendRequest {
+            dialog: true,
+            recipients: vec![
+                recip(1, None, Some("Bob Smith")),
+                recip(1, None, Some("bob@x.org, carol@x.org")),
+                recip(2, None, Some("\"Doe, Jane\" <jane@x.org>; dan@x.org")),
+            ],
+            ..Default::default()
+        };
+        let m = prepare_with(&req, false).unwrap();
+        let shown = |l: &[Mailbox]| {
+            l.iter()
+                .map(|m| format!("{:?} {}", m.name, m.address))
+                .collect::<Vec<_>>()
+        };
         assert_eq!(
-            content_type_for("forward.eml", Path::new("x")),
-            "application/octet-stream"
+            shown(&m.to),
+            [
+                "Some(\"Bob Smith\") bob@x.org",
+                "Some(\"Bob Smith\") bob@x.org",
+                "None carol@x.org"
+            ]
         );
         assert_eq!(
-            content_type_for("noext", Path::new("/tmp/x.png")),
-            "image/png"
+            shown(&m.cc),
+            ["Some(\"Doe, Jane\") jane@x.org", "None dan@x.org"]
         );
+    }
+
+    #[test]
+    fn unresolved_text_goes_to_a_composer_as_typed_only() {
+        let req = SendRequest {
+            dialog: true,
+            recipients: vec![
+                recip(1, None, Some("Nobody Known; bob@x.org")),
+                recip(2, Some("Also Unknown"), None),
+            ],
+            ..Default::default()
+        };
+        let code = prepare_with(&req, false).unwrap_err().code();
+        assert_eq!(code, abi::MAPI_E_UNKNOWN_RECIPIENT);
+        let m = prepare_with(&req, true).unwrap();
+        assert_eq!(m.to[0], Mailbox::typed("Nobody Known".into()));
+        assert!(m.to[0].is_typed() && !m.to[1].is_typed());
+        assert_eq!(m.cc, [Mailbox::typed("Also Unknown".into())]);
+        // Without MAPI_DIALOG nothing is kept as typed, composer or not.
+        let silent = SendRequest {
+            dialog: false,
+            ..req
+        };
+        assert!(prepare_with(&silent, true).is_err());
+        // Invalid addresses stay invalid: only names are kept as typed.
+        let bad = SendRequest {
+            dialog: true,
+            recipients: vec![recip(1, None, Some("bob\u{a0}@x.org"))],
+            ..Default::default()
+        };
+        let code = prepare_with(&bad, true).unwrap_err().code();
+        assert_eq!(code, abi::MAPI_E_INVALID_RECIPS);
+    }
+
+    #[test]
+    fn lists_count_against_the_recipient_limit() {
+        // 200 entries of 60 mailboxes each: 12,000 mailboxes from 200 entries.
+        let entry = |i: usize| {
+            let list: Vec<String> = (0..60).map(|j| format!("a{i}x{j}@x.org")).collect();
+            recip(3, None, Some(&list.join(";")))
+        };
+        let req = SendRequest {
+            recipients: (0..200).map(entry).collect(),
+            ..Default::default()
+        };
+        let err = prepare(&req).unwrap_err();
+        assert_eq!(err.code(), abi::MAPI_E_TOO_MANY_RECIPIENTS, "{err}");
+        let within = SendRequest {
+            recipients: (0..166).map(entry).collect(),
+            ..Default::default()
+        };
+        assert_eq!(prepare(&within).unwrap().bcc.len(), 9960);
     }
 }

@@ -85,6 +85,20 @@ pub struct Mailbox {
 }
 
 impl Mailbox {
+    /// What a caller typed that resolved to no mailbox, kept for a compose window only
+    /// ([`crate::compose::MessageBuilder::prepare_for_composer`]): the text as name, no address.
+    pub fn typed(text: String) -> Mailbox {
+        Mailbox {
+            name: Some(text),
+            address: String::new(),
+        }
+    }
+
+    /// Whether this is typed text rather than a mailbox (see [`Mailbox::typed`]).
+    pub fn is_typed(&self) -> bool {
+        self.address.is_empty()
+    }
+
     pub fn display(&self) -> &str {
         self.name.as_deref().unwrap_or(&self.address)
     }

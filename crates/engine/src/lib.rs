@@ -30,7 +30,8 @@ pub use registry::smtp_backend;
 /// the engine only, never on the core's or the mailbox's modules directly, so those can
 /// change behind this list.
 pub mod c_api {
-    pub use mapishim_core::compose::{MAX_ATTACHMENTS, MAX_RECIPIENTS, entry_id};
+    pub use mapishim_core::compose::{MAX_ATTACHMENTS, MAX_RECIPIENTS};
+    pub use mapishim_core::entry_id::entry_id;
     pub use mapishim_core::text::{TextDecoder, set_system_ansi_codepage};
     pub use mapishim_core::{
         LogonRequest, Mailbox, MapiCode, MapiError, RawAttachment, RawRecipient, RawText, Result,
@@ -239,7 +240,8 @@ impl Runtime {
             return result;
         }
         if let (true, Some(launcher)) = (request.dialog, &self.composer) {
-            let message = self.prepare(session, request)?;
+            // Names that resolve to nothing go to the window as typed (docs/api.md).
+            let message = self.builder_for(session).prepare_for_composer(request)?;
             return launcher.open(&message);
         }
         let message = self.prepare(session, request)?;

@@ -3,7 +3,7 @@
 //! Everything the structures point to is owned by [`Built`] and lives until the call returns.
 use crate::ffi::*;
 use mapishim_abi as abi;
-use mapishim_core::compose::mailbox_from_entry_id;
+use mapishim_core::entry_id::mailbox_from_entry_id;
 use mapishim_core::text::TextDecoder;
 use mapishim_core::{RawRecipient, RawText, SendRequest};
 use std::borrow::Cow;
@@ -365,7 +365,7 @@ mod tests {
     #[test]
     fn our_entry_ids_are_replaced_by_the_address_and_foreign_ones_pass() {
         use mapishim_core::Mailbox;
-        use mapishim_core::compose::entry_id;
+        use mapishim_core::entry_id::entry_id;
         let ours = entry_id(&Mailbox {
             name: Some("Zoë Example".into()),
             address: "zoe@example.org".into(),

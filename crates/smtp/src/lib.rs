@@ -12,7 +12,7 @@ use lettre::address::Address;
 use lettre::transport::smtp::authentication::{Credentials, Mechanism};
 use lettre::transport::smtp::client::{Certificate, SmtpConnection, TlsParameters};
 use lettre::transport::smtp::commands::{Data, Mail, Rcpt, Rset};
-use lettre::transport::smtp::extension::{ClientId, MailBodyParameter, MailParameter};
+use lettre::transport::smtp::extension::{ClientId, Extension, MailBodyParameter, MailParameter};
 use mapishim_core::config::{OnFailure, PasswordSource, Security, SmtpSettings};
 use mapishim_core::mime::{self, BccHeader};
 use mapishim_core::{Backend, Delivery, LogonRequest, MapiCode, MapiError, Message, Result};
@@ -35,6 +35,9 @@ pub enum Failure {
     Tls(String),
     /// Every recipient permanently refused (5xx).
     AllRejected(Vec<(String, String)>),
+    /// A non-ASCII address, and the server does not offer SMTPUTF8 (RFC 6531): the caller
+    /// gets `MAPI_E_INVALID_RECIPS`; sending it raw would be undefined.
+    NoSmtpUtf8(String),
     /// The server refused the message itself permanently (5xx on MAIL or DATA).
     Permanent(String),
     /// Try again later: connection refused, timeout, 4xx, connection lost before the 250.
@@ -295,6 +298,17 @@ impl SmtpBackend {
         if !data.is_ascii() {
             params.push(MailParameter::Body(MailBodyParameter::EightBitMime));
         }
+        if let Some(address) = std::iter::once(&from)
+            .chain(recipients)
+            .find(|a| !a.is_ascii())
+        {
+            if !conn.server_info().supports_feature(Extension::SmtpUtfEight) {
+                return Err(Failure::NoSmtpUtf8(format!(
+                    "address {address:?} is not ASCII and the server does not offer SMTPUTF8"
+                )));
+            }
+            params.push(MailParameter::SmtpUtfEight);
+        }
         conn.command(Mail::new(Some(parse(from)?), params))
             .map_err(|e| classify(e, "MAIL FROM"))?;
         let mut rejected = Vec::new();
@@ -327,7 +341,7 @@ impl SmtpBackend {
         let mut conn = self.checkout()?;
         let result = Self::transact(&mut conn, from, recipients, data);
         match &result {
-            Ok(_) | Err(Failure::AllRejected(_)) => self.checkin(conn),
+            Ok(_) | Err(Failure::AllRejected(_) | Failure::NoSmtpUtf8(_)) => self.checkin(conn),
             Err(_) => conn.abort(),
         }
         result
@@ -393,6 +407,10 @@ impl Backend for SmtpBackend {
             Err(Failure::Permanent(why)) => {
                 self.keep_failed(message, &why);
                 Err(MapiError::new(MapiCode::Failure, why))
+            }
+            Err(Failure::NoSmtpUtf8(why)) => {
+                tracing::error!("message not sent: {why}");
+                Err(MapiError::new(MapiCode::InvalidRecips, why))
             }
             Err(Failure::Transient(why)) => match self.on_failure {
                 OnFailure::Error => Err(MapiError::new(MapiCode::NetworkFailure, why)),

@@ -204,7 +204,7 @@ fn flush_one(backend: &SmtpBackend, path: &Path, on_event: &mut impl FnMut(Flush
             Outcome::Delivered
         }
         Err(Failure::AllRejected(rejected)) => fail(rejection_reason(&rejected), on_event),
-        Err(Failure::Permanent(reason)) => fail(reason, on_event),
+        Err(Failure::Permanent(reason) | Failure::NoSmtpUtf8(reason)) => fail(reason, on_event),
         Err(Failure::Transient(why) | Failure::Tls(why) | Failure::Auth(why)) => {
             on_event(FlushEvent::Deferred(path.to_path_buf(), why));
             Outcome::Stop
