@@ -7,7 +7,6 @@ use crate::fsutil;
 use mapishim_abi as abi;
 pub(crate) use mapishim_core::scratch::{self, NameSet};
 use mapishim_core::{MapiError, Result};
-use std::fs;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -49,7 +48,7 @@ impl ReadFolder {
             #[cfg(unix)]
             {
                 use std::os::unix::fs::PermissionsExt;
-                builder.permissions(fs::Permissions::from_mode(0o700));
+                builder.permissions(std::fs::Permissions::from_mode(0o700));
             }
             let dir = builder.tempdir_in(&self.root).map_err(|e| {
                 write_error(
@@ -86,6 +85,7 @@ pub fn cleanup(attach_root: &Path, retention: Duration) -> io::Result<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::fs;
 
     #[test]
     fn hostile_names_become_safe_and_unique() {
