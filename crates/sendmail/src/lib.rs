@@ -8,10 +8,9 @@
 //! that starts with `-` from being read as an option.
 #![forbid(unsafe_code)]
 
-use mapishim_abi as abi;
 use mapishim_core::config::SendmailSettings;
 use mapishim_core::mime::{self, BccHeader};
-use mapishim_core::{Backend, Delivery, MapiError, Message, Result};
+use mapishim_core::{Backend, Delivery, MapiCode, MapiError, Message, Result};
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::PathBuf;
 use std::process::{Child, Command, ExitStatus, Stdio};
@@ -177,7 +176,7 @@ impl Backend for SendmailBackend {
             Err(reason) => {
                 tracing::error!("sendmail refused the message: {reason}");
                 mapishim_outbox::keep_failed(&self.outbox_dir, message, &reason);
-                Err(MapiError::new(abi::MAPI_E_FAILURE, reason))
+                Err(MapiError::new(MapiCode::Failure, reason))
             }
         }
     }
@@ -186,6 +185,7 @@ impl Backend for SendmailBackend {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use mapishim_abi as abi;
     use mapishim_core::Mailbox;
 
     fn message() -> Message {
