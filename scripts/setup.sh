@@ -25,6 +25,7 @@ build() {
 
 setup_gates() {
   ensure_rust_component rustfmt clippy
+  ensure_rust_target x86_64-pc-windows-gnu   # clippy for the Windows code
   ensure_toolchain "$(workspace_rust_version)"
   ensure_apt shellcheck:shellcheck
 }

@@ -185,6 +185,7 @@ impl Backend for SendmailBackend {
 #[cfg(test)]
 mod tests {
     use super::*;
+    #[cfg(unix)] // only the tests that run a shell use it
     use mapishim_abi as abi;
     use mapishim_core::Mailbox;
 
