@@ -66,7 +66,11 @@ stage_msrv() {
   version=$(workspace_rust_version)
   echo "rust-version $version: $(rustup run "$version" rustc --version)"
   CARGO_TARGET_DIR="$(cargo_target_dir)/msrv" \
-    cargo "+$version" check --quiet --workspace --all-targets --locked
+    cargo "+$version" check --quiet --workspace --all-targets --locked || {
+    echo "FAILED: the locked dependencies or the code need a newer Rust than rust-version $version" \
+      "(first error above): raise rust-version in Cargo.toml, or pin crates that build with it" >&2
+    return 1
+  }
 }
 
 stage_shellcheck() {
