@@ -51,10 +51,15 @@ setup_wine() {
     wine:wine wineboot:wine Xvfb:xvfb xdotool:xdotool import:imagemagick compare:imagemagick \
     wixl:wixl msiinfo:msitools
   rm -f "$state/wine32-unavailable"
-  if ! ensure_wine32; then
-    printf '%s\n' "$WINE32_UNAVAILABLE" >"$state/wine32-unavailable"
-    echo "UNAVAILABLE: 32-bit Wine ($WINE32_UNAVAILABLE)" >&2
-  fi
+  local rc=0
+  ensure_wine32 || rc=$?
+  case $rc in
+    0) ;;
+    1) # the mirror cannot provide it: excused, loudly
+      printf '%s\n' "$WINE32_UNAVAILABLE" >"$state/wine32-unavailable"
+      echo "UNAVAILABLE: 32-bit Wine ($WINE32_UNAVAILABLE)" >&2 ;;
+    *) echo "MISSING: 32-bit Wine ($WINE32_UNAVAILABLE)" >&2; return 1 ;;
+  esac
   setup_venv
 }
 

@@ -100,8 +100,9 @@ workspace_rust_version() {
   sed -n 's/^rust-version = "\(.*\)"/\1/p' Cargo.toml | head -n 1
 }
 
-# ensure_wine32 — 32-bit Wine (wine32:i386) on Debian bookworm. Returns non-zero, with the
-# reason in $WINE32_UNAVAILABLE, when the package mirror cannot provide it.
+# ensure_wine32 — 32-bit Wine (wine32:i386) on Debian bookworm. Returns 1, with the reason
+# in $WINE32_UNAVAILABLE, when the package mirror cannot provide it (the one excused case,
+# docs/decisions.md §7); 2 when it could be installed but this user cannot (not root).
 #
 # Why the dance: adding i386 often meets a broken i386 security index (apt-get update exits
 # 100), and wine32:i386 needs i386 libraries in the exact version of their installed amd64
@@ -112,7 +113,7 @@ ensure_wine32() {
   dpkg -s wine32:i386 >/dev/null 2>&1 && return 0
   if [ "$(id -u)" -ne 0 ] || ! command -v apt-get >/dev/null 2>&1; then
     WINE32_UNAVAILABLE="not root on Debian: install wine32:i386 by hand"
-    return 1
+    return 2
   fi
   export DEBIAN_FRONTEND=noninteractive
   dpkg --add-architecture i386
