@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
 # Builds the library and the CLI and lays them out as they are installed:
-#   target/dist/<profile>/lib/libmapi32.so.1   (soname), libmapi32.so -> libmapi32.so.1, libmapi32.a
-#   target/dist/<profile>/include/mapi.h, mapishim_plugin.h
-#   target/dist/<profile>/bin/mapishim
-# Usage: scripts/build.sh [debug|release]   (default: debug). Prints the dist folder.
+#   <target>/dist/<profile>/lib/libmapi32.so.1   (soname), libmapi32.so -> libmapi32.so.1, libmapi32.a
+#   <target>/dist/<profile>/include/mapi.h, mapishim_plugin.h
+#   <target>/dist/<profile>/bin/mapishim
+# <target> is cargo's target directory (./target unless CARGO_TARGET_DIR or the cargo
+# configuration says otherwise). Usage: scripts/build.sh [debug|release]   (default: debug).
+# Prints the dist folder.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/lib/cargo.sh
 profile=${1:-debug}
 case "$profile" in
   debug) cargo build --quiet --workspace ;;
@@ -15,8 +18,9 @@ case "$profile" in
     cargo rustc --quiet --release -p mapi32 --lib --crate-type cdylib ;;
   *) echo "usage: $0 [debug|release]" >&2; exit 2 ;;
 esac
-out=target/$profile
-dist=target/dist/$profile
+target=$(cargo_target_dir)
+out=$target/$profile
+dist=$target/dist/$profile
 mkdir -p "$dist/lib" "$dist/include" "$dist/bin"
 case "$(uname -s)" in
   Darwin)
@@ -28,4 +32,4 @@ esac
 cp -f "$out/libmapi32.a" "$dist/lib/"
 cp -f include/mapi.h include/mapishim_plugin.h "$dist/include/"
 cp -f "$out/mapishim" "$dist/bin/"
-echo "$PWD/$dist"
+echo "$dist"

@@ -324,6 +324,46 @@ def have(tool):
     return shutil.which(tool) is not None
 
 
+# ---- stages ---------------------------------------------------------------------------
+# `scripts/test.sh c|wine|smtp` runs the tests of one stage (`pytest -m STAGE`). Every test
+# belongs to exactly one, so the three together are the whole suite. A test may name its
+# stage with a marker; otherwise it is decided here, in this order:
+STAGES = {
+    "wine": "runs the Windows build or a Windows program under Wine: a fixture in WINE_FIXTURES, "
+    "or a wine64/wine32 parameter",
+    "smtp": "starts a mail service on loopback (aiosmtpd, msmtp, Dovecot): its module uses a "
+    "helper in SERVICE_HELPERS",
+    "c": "everything else: C programs against the Linux library, headers, symbols, valgrind, the CLI",
+}
+WINE_FIXTURES = {"windows_dist", "wine_prefix", "wine8_ready", "wine_kind"}
+SERVICE_HELPERS = {"smtp_server", "dovecot"}
+
+
+def stage_of(item):
+    named = [m.name for m in item.iter_markers() if m.name in STAGES]
+    if len(set(named)) > 1:
+        raise pytest.UsageError(f"{item.nodeid}: more than one stage marker: {sorted(set(named))}")
+    if named:
+        return named[0]
+    params = getattr(item, "callspec", None)
+    params = params.params.values() if params else ()
+    if WINE_FIXTURES & set(item.fixturenames) or any(p in ("wine64", "wine32") for p in params if isinstance(p, str)):
+        return "wine"
+    module = getattr(item, "module", None)
+    if module and any(getattr(v, "__module__", None) in SERVICE_HELPERS for v in vars(module).values()):
+        return "smtp"
+    return "c"
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        stage = stage_of(item)
+        if item.get_closest_marker(stage) is None:
+            item.add_marker(getattr(pytest.mark, stage))
+
+
 def pytest_configure(config):
+    for stage, text in STAGES.items():
+        config.addinivalue_line("markers", f"{stage}: stage `scripts/test.sh {stage}`; {text}")
     # aiosmtpd 1.4 announces an API change we do not depend on.
     config.addinivalue_line("filterwarnings", "ignore:server_kwargs will be removed:DeprecationWarning")

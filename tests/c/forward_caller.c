@@ -182,38 +182,16 @@ static void case_refused(void)
     printf("send=%lu\n", (unsigned long)api.SendMail(0, 0, &m, 0, 0));
 }
 
-typedef struct {
-    const char *name;
-    void (*run)(void);
-} Case;
-
 static const Case cases[] = {
-    {"send", case_send},
-    {"send_wide", case_send_wide},
-    {"sessions", case_sessions},
-    {"resolve", case_resolve},
-    {"resolve_send", case_resolve_send},
-    {"refused", case_refused},
+    CASE(send),
+    CASE(send_wide),
+    CASE(sessions),
+    CASE(resolve),
+    CASE(resolve_send),
+    CASE(refused),
 };
 
 int main(int argc, char **argv)
 {
-    size_t i;
-    if (argc != 2) {
-        fprintf(stderr, "usage: %s CASE\n", argv[0]);
-        return 2;
-    }
-    if (!load_api()) {
-        fprintf(stderr, "Simple MAPI entry points missing\n");
-        return 4;
-    }
-    for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        if (strcmp(argv[1], cases[i].name) == 0) {
-            cases[i].run();
-            if (failures) fprintf(stderr, "%s: %d check(s) failed\n", argv[1], failures);
-            return failures ? 1 : 0;
-        }
-    }
-    fprintf(stderr, "unknown case %s\n", argv[1]);
-    return 2;
+    return RUN_CASES(cases, argc, argv);
 }

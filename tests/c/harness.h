@@ -213,4 +213,54 @@ static void init_message(MapiMessage *m, char *subject, char *text, ULONG nrecip
     m->lpRecips = recips;
 }
 
+/* ---- case dispatch ----------------------------------------------------------------- */
+
+/* A case needs a configuration or files the driver sets up for it alone (it fails under
+ * the default setup), so `--list` tags it and generic runners such as valgrind leave it
+ * out. */
+#define CASE_OWN_SETUP 1u
+
+typedef struct {
+    const char *name;
+    void (*run)(void);
+    unsigned flags;
+} Case;
+
+/* Table entries: CASE(x) runs case_x(); the name is the function's, so they cannot differ. */
+#define CASE(name) {#name, case_##name, 0}
+#define CASE_WITH_OWN_SETUP(name) {#name, case_##name, CASE_OWN_SETUP}
+
+/* `PROGRAM CASE` runs one case: exit 0 when every check passed, 1 when one failed, 2 for an
+ * unknown case, 4 when the library lacks an entry point. `PROGRAM --list` prints one case
+ * per line, with " own-setup" after those that need the driver's own setup. (inline: the
+ * programs without cases include this file too, and an unused inline is no warning.) */
+static inline int run_cases(const Case *cases, size_t count, int argc, char **argv)
+{
+    size_t i;
+    if (argc == 2 && strcmp(argv[1], "--list") == 0) {
+        for (i = 0; i < count; i++)
+            printf("%s%s\n", cases[i].name, cases[i].flags & CASE_OWN_SETUP ? " own-setup" : "");
+        return 0;
+    }
+    if (argc != 2) {
+        fprintf(stderr, "usage: %s CASE | --list\n", argv[0]);
+        return 2;
+    }
+    if (!load_api()) {
+        fprintf(stderr, "Simple MAPI entry points missing\n");
+        return 4;
+    }
+    for (i = 0; i < count; i++) {
+        if (strcmp(argv[1], cases[i].name) == 0) {
+            cases[i].run();
+            if (failures) fprintf(stderr, "%s: %d check(s) failed\n", argv[1], failures);
+            return failures ? 1 : 0;
+        }
+    }
+    fprintf(stderr, "unknown case %s\n", argv[1]);
+    return 2;
+}
+
+#define RUN_CASES(cases, argc, argv) run_cases((cases), sizeof(cases) / sizeof((cases)[0]), (argc), (argv))
+
 #endif

@@ -696,70 +696,44 @@ static void case_send_one(void)
     remove_file(path);
 }
 
-typedef struct {
-    const char *name;
-    void (*run)(void);
-} Case;
-
 static const Case cases[] = {
-    {"recipient_shapes", case_recipient_shapes},
-    {"null_and_empty", case_null_and_empty},
-    {"line_endings", case_line_endings},
-    {"attachments", case_attachments},
-    {"utf8", case_utf8},
-    {"ansi_cp1252", case_ansi_cp1252},
-    {"wide", case_wide},
-    {"bad_utf8", case_bad_utf8},
-    {"originators", case_originators},
-    {"receipt", case_receipt},
-    {"flags", case_flags},
-    {"sessions", case_sessions},
-    {"resolve", case_resolve},
-    {"free_buffer", case_free_buffer},
-    {"no_mailbox", case_no_mailbox},
-    {"logon_only", case_logon_only},
-    {"send_documents", case_send_documents},
-    {"working_directory", case_working_directory},
-    {"threads", case_threads},
-    {"null_message", case_null_message},
-    {"count_with_null_array", case_count_with_null_array},
-    {"bad_attachments", case_bad_attachments},
-    {"bad_recipients", case_bad_recipients},
-    {"header_injection", case_header_injection},
-    {"large_text", case_large_text},
-    {"many_recipients", case_many_recipients},
-    {"many_attachments", case_many_attachments},
-    {"broken_config", case_broken_config},
-    {"unwritable_outbox", case_unwritable_outbox},
-    {"send_one", case_send_one},
+    CASE(recipient_shapes),
+    CASE(null_and_empty),
+    CASE(line_endings),
+    CASE(attachments),
+    CASE(utf8),
+    CASE_WITH_OWN_SETUP(ansi_cp1252),
+    CASE(wide),
+    CASE(bad_utf8),
+    CASE(originators),
+    CASE(receipt),
+    CASE(flags),
+    CASE(sessions),
+    CASE(resolve),
+    CASE(free_buffer),
+    CASE(no_mailbox),
+    CASE(logon_only),
+    CASE(send_documents),
+    CASE(working_directory),
+    CASE(threads),
+    CASE(null_message),
+    CASE(count_with_null_array),
+    CASE(bad_attachments),
+    CASE(bad_recipients),
+    CASE(header_injection),
+    CASE(large_text),
+    CASE(many_recipients),
+    CASE(many_attachments),
+    CASE_WITH_OWN_SETUP(broken_config),
+    CASE_WITH_OWN_SETUP(unwritable_outbox),
+    CASE(send_one),
 #ifdef _WIN32
-    {"ordinals", case_ordinals},
-    {"short_path", case_short_path},
+    CASE(ordinals),
+    CASE(short_path),
 #endif
 };
 
 int main(int argc, char **argv)
 {
-    size_t i;
-    if (argc == 2 && strcmp(argv[1], "--list") == 0) {
-        for (i = 0; i < sizeof cases / sizeof cases[0]; i++) printf("%s\n", cases[i].name);
-        return 0;
-    }
-    if (argc != 2) {
-        fprintf(stderr, "usage: %s CASE | --list\n", argv[0]);
-        return 2;
-    }
-    if (!load_api()) {
-        fprintf(stderr, "Simple MAPI entry points missing\n");
-        return 4;
-    }
-    for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        if (strcmp(argv[1], cases[i].name) == 0) {
-            cases[i].run();
-            if (failures) fprintf(stderr, "%s: %d check(s) failed\n", argv[1], failures);
-            return failures ? 1 : 0;
-        }
-    }
-    fprintf(stderr, "unknown case %s\n", argv[1]);
-    return 2;
+    return RUN_CASES(cases, argc, argv);
 }

@@ -63,7 +63,7 @@ pub fn expand(text: &str, lookup: impl Fn(&str) -> Option<String>) -> String {
 }
 
 /// The file registered as the provider must not be called mapi32.dll: Windows' stub and
-/// Wine's builtin would end up calling themselves (see docs/deploy-windows-wine.md).
+/// Wine's builtin would end up calling themselves (docs/decisions.md §3).
 pub fn check_provider_name(dll: &Path) -> Result<(), String> {
     let text = dll.display().to_string();
     let name = text.rsplit(['/', '\\']).next().unwrap_or_default();
@@ -398,10 +398,14 @@ mod imp {
         match effective {
             Some((label, dll)) => println!(
                 "A program calling Windows' mapi32.dll stub loads {dll} (from {label}; the stub reads HKCU first). \
-Wine's builtin mapi32 reads HKLM only. Programs with their own mapi32.dll beside them load that instead."
+Wine's builtin mapi32 reads HKLM only. A program with a mapi32.dll beside it loads that one instead, \
+unless it restricts its DLL search to System32 (SetDefaultDllDirectories, as 7-Zip 21 and later do): \
+such a program is reached only through registration or a System32 copy."
             ),
             None => println!(
-                "No registered provider: programs fall back to whatever mapi32.dll they find."
+                "No registered provider: a program loads a mapi32.dll beside it if there is one, else the system's. \
+Programs that restrict their DLL search to System32 (SetDefaultDllDirectories, as 7-Zip 21 and later do) \
+never load one beside them: register mapishim for those."
             ),
         }
         Ok(())

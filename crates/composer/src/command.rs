@@ -18,7 +18,7 @@ pub fn resolve(kind: ComposerKind, program: Option<&Path>) -> Result<Resolved, S
     match kind {
         ComposerKind::None => Err("no composer configured".into()),
         ComposerKind::Auto => {
-            // DECISIONS.md §2: xdg-email (a desktop session), then Thunderbird, then mailto.
+            // docs/decisions.md §2: xdg-email (a desktop session), then Thunderbird, then mailto.
             let desktop = cfg!(windows)
                 || std::env::var_os("DISPLAY").is_some()
                 || std::env::var_os("WAYLAND_DISPLAY").is_some();

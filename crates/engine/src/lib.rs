@@ -231,10 +231,10 @@ impl Runtime {
 
     /// Resolves and delivers one request: everything to a pass-through backend; otherwise
     /// dialog requests to the composer when one is configured, else to the backend
-    /// (DECISIONS.md §1).
+    /// (docs/decisions.md §1).
     pub fn send(&self, session: usize, request: &SendRequest) -> Result<Delivery> {
         let _inside = self.inside("send");
-        // Pass-through backends get every request, dialogs included (DECISIONS.md §1):
+        // Pass-through backends get every request, dialogs included (docs/decisions.md §1):
         // the provider they forward to has its own compose window.
         if let Some(result) = self.backend.send_request(session, request) {
             return result;

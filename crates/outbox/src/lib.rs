@@ -19,7 +19,7 @@ use std::time::{Duration, Instant, SystemTime};
 pub const DRAFTS: &str = "drafts";
 pub const FAILED: &str = "failed";
 
-/// A transmitting backend cannot send a message without recipients (DECISIONS.md §1): it is
+/// A transmitting backend cannot send a message without recipients (docs/decisions.md §1): it is
 /// kept in `<outbox>/drafts/` and the caller gets `MAPI_E_UNKNOWN_RECIPIENT`, or the store
 /// error if even the draft could not be written.
 pub fn refuse_without_recipients(outbox_dir: &Path, message: &Message) -> MapiError {

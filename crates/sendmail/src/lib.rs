@@ -28,7 +28,7 @@ pub struct SendmailBackend {
 }
 
 impl SendmailBackend {
-    /// `outbox_dir` receives drafts of recipient-less requests (DECISIONS.md §1) and
+    /// `outbox_dir` receives drafts of recipient-less requests (docs/decisions.md §1) and
     /// copies of messages the program refused (`failed/`).
     pub fn new(settings: SendmailSettings, outbox_dir: PathBuf) -> Self {
         SendmailBackend {
@@ -187,6 +187,7 @@ impl Backend for SendmailBackend {
 #[cfg(test)]
 mod tests {
     use super::*;
+    #[cfg(unix)] // only the tests that run a shell use it
     use mapishim_abi as abi;
     use mapishim_core::Mailbox;
 
