@@ -182,19 +182,7 @@ impl SmtpBackend {
                 ))
             }),
             Some(PasswordSource::Command(cmd)) => {
-                let out = std::process::Command::new(&cmd[0])
-                    .args(&cmd[1..])
-                    .stdin(std::process::Stdio::null())
-                    .output()
-                    .map_err(|e| Failure::Auth(format!("password_command {:?}: {e}", cmd[0])))?;
-                if !out.status.success() {
-                    return Err(Failure::Auth(format!(
-                        "password_command {:?} failed: {}",
-                        cmd[0], out.status
-                    )));
-                }
-                let text = String::from_utf8_lossy(&out.stdout);
-                Ok(text.lines().next().unwrap_or("").to_string())
+                secret_from_command("password_command", cmd, self.timeout()).map_err(Failure::Auth)
             }
         }
     }
@@ -342,6 +330,44 @@ impl SmtpBackend {
     fn keep_failed(&self, message: &Message, reason: &str) {
         mapishim_outbox::keep_failed(&self.spool, message, reason);
     }
+}
+
+/// The first line of what `command` prints, within `limit` (the process tree is stopped
+/// after it). A failure, a timeout or empty output is an authentication-configuration error
+/// (`MAPI_E_LOGIN_FAILURE`): sending an empty secret would only earn a confusing refusal.
+/// The output itself never appears in the error.
+pub fn secret_from_command(
+    key: &str,
+    command: &[String],
+    limit: Duration,
+) -> std::result::Result<String, String> {
+    let program = &command[0];
+    let done = mapishim_command::run(
+        std::process::Command::new(program).args(&command[1..]),
+        std::process::Stdio::null(),
+        limit,
+    )
+    .map_err(|e| format!("{key} {program:?}: {e}"))?;
+    if !done.status.success() {
+        let stderr = done.stderr_line();
+        return Err(format!(
+            "{key} {program:?} failed ({}){}",
+            done.status,
+            if stderr.is_empty() {
+                String::new()
+            } else {
+                format!(": {stderr}")
+            }
+        ));
+    }
+    let text = String::from_utf8_lossy(&done.stdout);
+    let secret = text.lines().next().unwrap_or("").trim();
+    if secret.is_empty() {
+        return Err(format!(
+            "{key} {program:?} printed nothing: check the command"
+        ));
+    }
+    Ok(secret.to_string())
 }
 
 impl Backend for SmtpBackend {
