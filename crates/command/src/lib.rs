@@ -102,6 +102,36 @@ pub fn run(command: &mut Command, stdin: Stdio, limit: Duration) -> Result<Finis
     })
 }
 
+/// The first line of what `command` prints, trimmed, within `limit`: a password or a token
+/// from a helper (`password_command`, `oauth2_token_command`). A failure, a timeout or empty
+/// output is an error naming `key`, never an empty secret. The output never appears in the
+/// error.
+pub fn secret(key: &str, command: &[String], limit: Duration) -> Result<String, String> {
+    let Some((program, args)) = command.split_first() else {
+        return Err(format!("{key} is empty"));
+    };
+    let done = run(Command::new(program).args(args), Stdio::null(), limit)
+        .map_err(|e| format!("{key} {program:?}: {e}"))?;
+    if !done.status.success() {
+        let stderr = done.stderr_line();
+        return Err(format!(
+            "{key} {program:?} failed ({}){}",
+            done.status,
+            if stderr.is_empty() {
+                String::new()
+            } else {
+                format!(": {stderr}")
+            }
+        ));
+    }
+    let text = String::from_utf8_lossy(&done.stdout);
+    let secret = text.lines().next().unwrap_or("").trim();
+    if secret.is_empty() {
+        return Err(format!("{key} {program:?} printed nothing"));
+    }
+    Ok(secret.to_string())
+}
+
 fn read_in_background(
     stream: Option<impl Read + Send + 'static>,
     keep_tail: bool,
@@ -258,6 +288,20 @@ mod tests {
         );
         std::thread::sleep(Duration::from_millis(3500));
         assert!(!marker.exists(), "the grandchild was stopped too");
+    }
+
+    #[test]
+    fn secrets_are_trimmed_and_never_empty() {
+        let cmd = |s: &str| vec!["/bin/sh".to_string(), "-c".into(), s.into()];
+        let limit = Duration::from_secs(5);
+        assert_eq!(
+            secret("k", &cmd("printf '  tok\\n'; echo second"), limit).unwrap(),
+            "tok"
+        );
+        let e = secret("k", &cmd("printf '\\n'"), limit).unwrap_err();
+        assert!(e.contains("printed nothing"), "{e}");
+        let e = secret("k", &cmd("echo hidden; echo why >&2; exit 2"), limit).unwrap_err();
+        assert!(e.contains("why") && !e.contains("hidden"), "{e}");
     }
 
     #[test]

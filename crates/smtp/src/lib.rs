@@ -182,7 +182,8 @@ impl SmtpBackend {
                 ))
             }),
             Some(PasswordSource::Command(cmd)) => {
-                secret_from_command("password_command", cmd, self.timeout()).map_err(Failure::Auth)
+                mapishim_command::secret("password_command", cmd, self.timeout())
+                    .map_err(Failure::Auth)
             }
         }
     }
@@ -330,44 +331,6 @@ impl SmtpBackend {
     fn keep_failed(&self, message: &Message, reason: &str) {
         mapishim_outbox::keep_failed(&self.spool, message, reason);
     }
-}
-
-/// The first line of what `command` prints, within `limit` (the process tree is stopped
-/// after it). A failure, a timeout or empty output is an authentication-configuration error
-/// (`MAPI_E_LOGIN_FAILURE`): sending an empty secret would only earn a confusing refusal.
-/// The output itself never appears in the error.
-pub fn secret_from_command(
-    key: &str,
-    command: &[String],
-    limit: Duration,
-) -> std::result::Result<String, String> {
-    let program = &command[0];
-    let done = mapishim_command::run(
-        std::process::Command::new(program).args(&command[1..]),
-        std::process::Stdio::null(),
-        limit,
-    )
-    .map_err(|e| format!("{key} {program:?}: {e}"))?;
-    if !done.status.success() {
-        let stderr = done.stderr_line();
-        return Err(format!(
-            "{key} {program:?} failed ({}){}",
-            done.status,
-            if stderr.is_empty() {
-                String::new()
-            } else {
-                format!(": {stderr}")
-            }
-        ));
-    }
-    let text = String::from_utf8_lossy(&done.stdout);
-    let secret = text.lines().next().unwrap_or("").trim();
-    if secret.is_empty() {
-        return Err(format!(
-            "{key} {program:?} printed nothing: check the command"
-        ));
-    }
-    Ok(secret.to_string())
 }
 
 impl Backend for SmtpBackend {
