@@ -17,6 +17,7 @@ use mapishim_abi as abi;
 use mapishim_core::config::{OnFailure, PasswordSource, Security, SmtpSettings};
 use mapishim_core::mime::{self, BccHeader};
 use mapishim_core::{Backend, Delivery, LogonRequest, MapiError, Message, Result};
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -137,7 +138,11 @@ pub struct SmtpBackend {
     settings: SmtpSettings,
     spool: PathBuf,
     on_failure: OnFailure,
+    /// Connections of session 0 and of the spool flush.
     pool: Mutex<Vec<Pooled>>,
+    /// Each open `MAPILogon` session's own connection (`None` while in use or not yet
+    /// opened), so that one program's burst does not wait for another's.
+    sessions: Mutex<HashMap<usize, Option<Pooled>>>,
 }
 
 impl SmtpBackend {
@@ -147,6 +152,7 @@ impl SmtpBackend {
             spool,
             on_failure,
             pool: Mutex::new(Vec::new()),
+            sessions: Mutex::new(HashMap::new()),
         }
     }
 
@@ -234,10 +240,19 @@ impl SmtpBackend {
         Ok(conn)
     }
 
-    /// A pooled connection that still answers, or a new one.
-    fn checkout(&self) -> std::result::Result<SmtpConnection, Failure> {
+    /// The connection for `session`: its own (sessions other than 0) or a pooled one, if
+    /// it still answers; else a new one.
+    fn checkout(&self, session: usize) -> std::result::Result<SmtpConnection, Failure> {
         loop {
-            let pooled = self.pool.lock().unwrap_or_else(|p| p.into_inner()).pop();
+            let pooled = if session != 0 {
+                let mut sessions = self.sessions.lock().unwrap_or_else(|p| p.into_inner());
+                match sessions.get_mut(&session) {
+                    Some(slot) => slot.take(),
+                    None => self.pool.lock().unwrap_or_else(|p| p.into_inner()).pop(),
+                }
+            } else {
+                self.pool.lock().unwrap_or_else(|p| p.into_inner()).pop()
+            };
             match pooled {
                 Some(mut p) => {
                     if p.idle_since.elapsed() < IDLE_TIMEOUT && p.connection.test_connected() {
@@ -250,7 +265,19 @@ impl SmtpBackend {
         }
     }
 
-    fn checkin(&self, mut connection: SmtpConnection) {
+    fn checkin(&self, session: usize, mut connection: SmtpConnection) {
+        if session != 0 {
+            let mut sessions = self.sessions.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some(slot @ None) = sessions.get_mut(&session) {
+                *slot = Some(Pooled {
+                    connection,
+                    idle_since: Instant::now(),
+                });
+                return;
+            }
+            // Logged off meanwhile, or a second connection of a session sending from two
+            // threads: the shared pool takes it.
+        }
         let mut pool = self.pool.lock().unwrap_or_else(|p| p.into_inner());
         pool.retain_mut(|p| {
             let fresh = p.idle_since.elapsed() < IDLE_TIMEOUT;
@@ -314,10 +341,21 @@ impl SmtpBackend {
         recipients: &[&str],
         data: &[u8],
     ) -> std::result::Result<Accepted, Failure> {
-        let mut conn = self.checkout()?;
+        self.deliver_in(0, from, recipients, data)
+    }
+
+    /// `deliver` on `session`'s connection.
+    pub fn deliver_in(
+        &self,
+        session: usize,
+        from: &str,
+        recipients: &[&str],
+        data: &[u8],
+    ) -> std::result::Result<Accepted, Failure> {
+        let mut conn = self.checkout(session)?;
         let result = Self::transact(&mut conn, from, recipients, data);
         match &result {
-            Ok(_) | Err(Failure::AllRejected(_)) => self.checkin(conn),
+            Ok(_) | Err(Failure::AllRejected(_)) => self.checkin(session, conn),
             Err(_) => conn.abort(),
         }
         result
@@ -338,12 +376,32 @@ impl Backend for SmtpBackend {
         "smtp"
     }
 
-    fn logon(&self, _session: usize, _request: &LogonRequest) -> Result<()> {
+    fn logon(&self, session: usize, _request: &LogonRequest) -> Result<()> {
+        self.sessions
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(session, None);
         self.flush_pending("at logon");
         Ok(())
     }
 
+    fn logoff(&self, session: usize) {
+        let own = self
+            .sessions
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&session)
+            .flatten();
+        if let Some(mut p) = own {
+            let _ = p.connection.quit();
+        }
+    }
+
     fn send(&self, message: &Message) -> Result<Delivery> {
+        self.send_in_session(0, message)
+    }
+
+    fn send_in_session(&self, session: usize, message: &Message) -> Result<Delivery> {
         let recipients = message.envelope_recipients();
         if recipients.is_empty() {
             return Err(mapishim_outbox::refuse_without_recipients(
@@ -352,7 +410,7 @@ impl Backend for SmtpBackend {
             ));
         }
         let data = mime::to_vec(message, BccHeader::Omit);
-        let outcome = self.deliver(&message.from.address, &recipients, &data);
+        let outcome = self.deliver_in(session, &message.from.address, &recipients, &data);
         match outcome {
             Ok(accepted) => {
                 if !accepted.rejected.is_empty() {
