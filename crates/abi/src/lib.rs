@@ -18,16 +18,80 @@ pub struct ConstantGroup {
 }
 
 macro_rules! constants {
-    ($( $title:literal { $( $name:ident = $value:literal $( => $header:literal )? ),* $(,)? } )*) => {
+    ($( $title:literal { $( $name:ident = $value:literal $( => $header:literal )? ),* $(,)? } )*
+     enum $codes_title:literal { $($codes:tt)* }) => {
         $( $( pub const $name: u32 = $value; )* )*
+        return_codes!(@acc $codes_title [] [] $($codes)*);
         /// Every constant in header order; the header text of a value is its hex form
         /// unless the SDK spells it as an expression.
         pub const CONSTANT_GROUPS: &[ConstantGroup] = &[
-            $( ConstantGroup { title: $title, constants: &[ $( (stringify!($name), constants!(@text $value $( $header )?)) ),* ] } ),*
+            $( ConstantGroup { title: $title, constants: &[ $( (stringify!($name), constants!(@text $value $( $header )?)) ),* ] } ),*,
+            RETURN_CODE_GROUP,
         ];
     };
     (@text $value:literal) => { stringify!($value) };
     (@text $value:literal $header:literal) => { $header };
+}
+
+/// The return-code group: each primary code (`NAME = value as Variant`) becomes a constant
+/// and a [`MapiCode`] variant; an alias (`NAME = value => "PRIMARY"`) only a constant.
+macro_rules! return_codes {
+    (@acc $title:literal [$($variant:ident $vname:ident $vvalue:literal)*]
+          [$(($name:ident $value:literal $text:expr))*]) => {
+        $( pub const $name: u32 = $value; )*
+        const RETURN_CODE_GROUP: ConstantGroup = ConstantGroup {
+            title: $title,
+            constants: &[ $( (stringify!($name), $text) ),* ],
+        };
+
+        /// A Simple MAPI return code, generated from the export table's return-code group.
+        /// The discriminant is the value the C caller sees.
+        #[repr(u32)]
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum MapiCode {
+            $( #[doc = stringify!($vname)] $variant = $vvalue, )*
+        }
+
+        impl MapiCode {
+            /// Every code, in header order.
+            pub const ALL: &[MapiCode] = &[ $( MapiCode::$variant ),* ];
+
+            /// The SDK name, for log lines admins can search for.
+            pub const fn name(self) -> &'static str {
+                match self { $( MapiCode::$variant => stringify!($vname), )* }
+            }
+
+            /// The code for a value a foreign library returned, if it is one.
+            pub const fn from_u32(code: u32) -> Option<Self> {
+                match code { $( $vvalue => Some(MapiCode::$variant), )* _ => None }
+            }
+
+            /// The value the C caller sees.
+            pub const fn as_u32(self) -> u32 {
+                self as u32
+            }
+        }
+    };
+    (@acc $title:literal [$($v:tt)*] [$($e:tt)*]
+          $name:ident = $value:literal as $variant:ident $(, $($rest:tt)*)?) => {
+        return_codes!(@acc $title [$($v)* $variant $name $value] [$($e)* ($name $value stringify!($value))] $($($rest)*)?);
+    };
+    (@acc $title:literal [$($v:tt)*] [$($e:tt)*]
+          $name:ident = $value:literal => $header:literal $(, $($rest:tt)*)?) => {
+        return_codes!(@acc $title [$($v)*] [$($e)* ($name $value $header)] $($($rest)*)?);
+    };
+}
+
+impl std::fmt::Display for MapiCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl From<MapiCode> for u32 {
+    fn from(code: MapiCode) -> u32 {
+        code as u32
+    }
 }
 
 constants! {
@@ -59,38 +123,38 @@ constants! {
         MAPI_PASSWORD_UI = 0x00020000,
         MAPI_FORCE_UNICODE = 0x00040000,
     }
-    "Return codes" {
-        SUCCESS_SUCCESS = 0,
-        MAPI_USER_ABORT = 1,
+    enum "Return codes" {
+        SUCCESS_SUCCESS = 0 as Success,
+        MAPI_USER_ABORT = 1 as UserAbort,
         MAPI_E_USER_ABORT = 1 => "MAPI_USER_ABORT",
-        MAPI_E_FAILURE = 2,
-        MAPI_E_LOGON_FAILURE = 3,
+        MAPI_E_FAILURE = 2 as Failure,
+        MAPI_E_LOGON_FAILURE = 3 as LogonFailure,
         MAPI_E_LOGIN_FAILURE = 3 => "MAPI_E_LOGON_FAILURE",
-        MAPI_E_DISK_FULL = 4,
-        MAPI_E_INSUFFICIENT_MEMORY = 5,
-        MAPI_E_ACCESS_DENIED = 6,
-        MAPI_E_TOO_MANY_SESSIONS = 8,
-        MAPI_E_TOO_MANY_FILES = 9,
-        MAPI_E_TOO_MANY_RECIPIENTS = 10,
-        MAPI_E_ATTACHMENT_NOT_FOUND = 11,
-        MAPI_E_ATTACHMENT_OPEN_FAILURE = 12,
-        MAPI_E_ATTACHMENT_WRITE_FAILURE = 13,
-        MAPI_E_UNKNOWN_RECIPIENT = 14,
-        MAPI_E_BAD_RECIPTYPE = 15,
-        MAPI_E_NO_MESSAGES = 16,
-        MAPI_E_INVALID_MESSAGE = 17,
-        MAPI_E_TEXT_TOO_LARGE = 18,
-        MAPI_E_INVALID_SESSION = 19,
-        MAPI_E_TYPE_NOT_SUPPORTED = 20,
-        MAPI_E_AMBIGUOUS_RECIPIENT = 21,
+        MAPI_E_DISK_FULL = 4 as DiskFull,
+        MAPI_E_INSUFFICIENT_MEMORY = 5 as InsufficientMemory,
+        MAPI_E_ACCESS_DENIED = 6 as AccessDenied,
+        MAPI_E_TOO_MANY_SESSIONS = 8 as TooManySessions,
+        MAPI_E_TOO_MANY_FILES = 9 as TooManyFiles,
+        MAPI_E_TOO_MANY_RECIPIENTS = 10 as TooManyRecipients,
+        MAPI_E_ATTACHMENT_NOT_FOUND = 11 as AttachmentNotFound,
+        MAPI_E_ATTACHMENT_OPEN_FAILURE = 12 as AttachmentOpenFailure,
+        MAPI_E_ATTACHMENT_WRITE_FAILURE = 13 as AttachmentWriteFailure,
+        MAPI_E_UNKNOWN_RECIPIENT = 14 as UnknownRecipient,
+        MAPI_E_BAD_RECIPTYPE = 15 as BadReciptype,
+        MAPI_E_NO_MESSAGES = 16 as NoMessages,
+        MAPI_E_INVALID_MESSAGE = 17 as InvalidMessage,
+        MAPI_E_TEXT_TOO_LARGE = 18 as TextTooLarge,
+        MAPI_E_INVALID_SESSION = 19 as InvalidSession,
+        MAPI_E_TYPE_NOT_SUPPORTED = 20 as TypeNotSupported,
+        MAPI_E_AMBIGUOUS_RECIPIENT = 21 as AmbiguousRecipient,
         MAPI_E_AMBIG_RECIP = 21 => "MAPI_E_AMBIGUOUS_RECIPIENT",
-        MAPI_E_MESSAGE_IN_USE = 22,
-        MAPI_E_NETWORK_FAILURE = 23,
-        MAPI_E_INVALID_EDITFIELDS = 24,
-        MAPI_E_INVALID_RECIPS = 25,
-        MAPI_E_NOT_SUPPORTED = 26,
-        MAPI_E_UNICODE_NOT_SUPPORTED = 27,
-        MAPI_E_ATTACHMENT_TOO_LARGE = 28,
+        MAPI_E_MESSAGE_IN_USE = 22 as MessageInUse,
+        MAPI_E_NETWORK_FAILURE = 23 as NetworkFailure,
+        MAPI_E_INVALID_EDITFIELDS = 24 as InvalidEditfields,
+        MAPI_E_INVALID_RECIPS = 25 as InvalidRecips,
+        MAPI_E_NOT_SUPPORTED = 26 as NotSupported,
+        MAPI_E_UNICODE_NOT_SUPPORTED = 27 as UnicodeNotSupported,
+        MAPI_E_ATTACHMENT_TOO_LARGE = 28 as AttachmentTooLarge,
     }
 }
 
@@ -296,5 +360,29 @@ mod tests {
             .find(|g| g.title == "Return codes")
             .unwrap();
         assert_eq!(codes.constants.len(), 31);
+    }
+
+    #[test]
+    fn every_return_code_has_one_enum_variant() {
+        let codes = CONSTANT_GROUPS
+            .iter()
+            .find(|g| g.title == "Return codes")
+            .unwrap();
+        for (name, text) in codes.constants {
+            // An alias's header text is its primary's name; the primary's is its value.
+            let (primary, value) = match text.parse::<u32>() {
+                Ok(v) => (*name, v),
+                Err(_) => {
+                    let (_, v) = codes.constants.iter().find(|(n, _)| n == text).unwrap();
+                    (*text, v.parse::<u32>().unwrap())
+                }
+            };
+            let code = MapiCode::from_u32(value).unwrap();
+            assert_eq!(code.name(), primary, "{name}");
+            assert_eq!(code as u32, value);
+        }
+        assert_eq!(MapiCode::ALL.len(), 28);
+        assert_eq!(MapiCode::from_u32(7), None);
+        assert_eq!(MapiCode::LogonFailure as u32, MAPI_E_LOGIN_FAILURE);
     }
 }

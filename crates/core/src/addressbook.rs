@@ -2,8 +2,7 @@
 //! `MAPIResolveName` and of name-only recipients.
 use crate::address::{self, Typed};
 use crate::text::single_line;
-use crate::{Mailbox, MapiError, Result};
-use mapishim_abi as abi;
+use crate::{Mailbox, MapiCode, MapiError, Result};
 use std::path::Path;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -147,7 +146,7 @@ impl AddressBook {
         let query = query.trim();
         if query.chars().any(|c| c == '\r' || c == '\n') {
             return Err(MapiError::new(
-                abi::MAPI_E_INVALID_RECIPS,
+                MapiCode::InvalidRecips,
                 format!("line break in name {query:?}"),
             ));
         }
@@ -158,7 +157,7 @@ impl AddressBook {
             Typed::Smtp(addr) => Some(addr),
             Typed::Other { kind, .. } => {
                 return Err(MapiError::new(
-                    abi::MAPI_E_UNKNOWN_RECIPIENT,
+                    MapiCode::UnknownRecipient,
                     format!("address type {kind}: cannot be delivered by SMTP"),
                 ));
             }
@@ -167,7 +166,7 @@ impl AddressBook {
         };
         if let Some(addr) = literal {
             address::validate(addr).map_err(|why| {
-                MapiError::new(abi::MAPI_E_INVALID_RECIPS, format!("{why}: {addr:?}"))
+                MapiError::new(MapiCode::InvalidRecips, format!("{why}: {addr:?}"))
             })?;
             let name = self.name_for(addr).map(str::to_string);
             return Ok(Mailbox {
@@ -177,7 +176,7 @@ impl AddressBook {
         }
         let needle = single_line(query).to_lowercase();
         if needle.is_empty() {
-            return Err(MapiError::new(abi::MAPI_E_UNKNOWN_RECIPIENT, "empty name"));
+            return Err(MapiError::new(MapiCode::UnknownRecipient, "empty name"));
         }
         let exact: Vec<&Contact> = self
             .contacts
@@ -198,11 +197,11 @@ impl AddressBook {
         match candidates.as_slice() {
             [one] => Ok(Self::mailbox(one)),
             [] => Err(MapiError::new(
-                abi::MAPI_E_UNKNOWN_RECIPIENT,
+                MapiCode::UnknownRecipient,
                 format!("no contact matches {query:?}"),
             )),
             many => Err(MapiError::new(
-                abi::MAPI_E_AMBIGUOUS_RECIPIENT,
+                MapiCode::AmbiguousRecipient,
                 format!(
                     "{query:?} matches {} contacts: {}",
                     many.len(),
@@ -219,6 +218,7 @@ impl AddressBook {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use mapishim_abi as abi;
 
     const CARDS: &str = "BEGIN:VCARD\r\nVERSION:3.0\r\nFN:Alice Martin\r\nN:Martin;Alice;;;\r\n\
 EMAIL;TYPE=INTERNET:alice@work.example\r\nEMAIL;TYPE=INTERNET,pref:alice@example.org\r\nEND:VCARD\r\n\

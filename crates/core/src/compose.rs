@@ -4,8 +4,8 @@ use crate::address::{self, Typed};
 use crate::addressbook::AddressBook;
 use crate::text::{self, TextDecoder};
 use crate::{
-    Attachment, Mailbox, MapiError, Message, RawAttachment, RawRecipient, RawText, RecipientClass,
-    Result, SendRequest,
+    Attachment, Mailbox, MapiCode, MapiError, Message, RawAttachment, RawRecipient, RawText,
+    RecipientClass, Result, SendRequest,
 };
 use mapishim_abi as abi;
 use std::io::Read;
@@ -99,8 +99,8 @@ pub fn fallback_sender() -> Mailbox {
     }
 }
 
-/// Everything [`Composer::prepare`] needs besides the request.
-pub struct Composer<'a> {
+/// Everything [`MessageBuilder::prepare`] needs besides the request.
+pub struct MessageBuilder<'a> {
     pub decoder: TextDecoder,
     /// The configured `from`; `None` falls back to `user@hostname`.
     pub from: Option<&'a Mailbox>,
@@ -110,7 +110,7 @@ pub struct Composer<'a> {
     pub backend: Option<(&'a dyn crate::Backend, usize)>,
 }
 
-impl Composer<'_> {
+impl MessageBuilder<'_> {
     fn text(&self, raw: Option<&RawText>, utf8: bool, field: &str) -> String {
         let Some(raw) = raw else { return String::new() };
         let decoded = self.decoder.decode(raw, utf8);
@@ -132,7 +132,7 @@ impl Composer<'_> {
         let utf8 = req.narrow_is_utf8;
         if req.recipients.len() > MAX_RECIPIENTS {
             return Err(MapiError::new(
-                abi::MAPI_E_TOO_MANY_RECIPIENTS,
+                MapiCode::TooManyRecipients,
                 format!(
                     "{} recipients (limit {MAX_RECIPIENTS})",
                     req.recipients.len()
@@ -141,7 +141,7 @@ impl Composer<'_> {
         }
         if req.attachments.len() > MAX_ATTACHMENTS {
             return Err(MapiError::new(
-                abi::MAPI_E_TOO_MANY_FILES,
+                MapiCode::TooManyFiles,
                 format!(
                     "{} attachments (limit {MAX_ATTACHMENTS})",
                     req.attachments.len()
@@ -151,7 +151,7 @@ impl Composer<'_> {
         let subject = text::single_line(&self.text(req.subject.as_ref(), utf8, "subject"));
         if subject.len() > MAX_SUBJECT_BYTES {
             return Err(MapiError::new(
-                abi::MAPI_E_TEXT_TOO_LARGE,
+                MapiCode::TextTooLarge,
                 format!(
                     "subject of {} bytes (limit {MAX_SUBJECT_BYTES})",
                     subject.len()
@@ -161,7 +161,7 @@ impl Composer<'_> {
         let body = text::normalize_crlf(&self.text(req.body.as_ref(), utf8, "body"));
         if body.len() > MAX_BODY_BYTES {
             return Err(MapiError::new(
-                abi::MAPI_E_TEXT_TOO_LARGE,
+                MapiCode::TextTooLarge,
                 format!("body of {} bytes (limit {MAX_BODY_BYTES})", body.len()),
             ));
         }
@@ -178,7 +178,7 @@ impl Composer<'_> {
         for (index, raw) in req.recipients.iter().enumerate() {
             let (class, mailboxes) = self.recipient(raw, utf8).map_err(|e| {
                 MapiError::new(
-                    e.code(),
+                    e.mapi_code(),
                     format!("recipient #{}: {}", index + 1, e.detail()),
                 )
             })?;
@@ -191,7 +191,7 @@ impl Composer<'_> {
         let dialog = req.dialog || req.modeless;
         if to.is_empty() && cc.is_empty() && bcc.is_empty() && !dialog {
             return Err(MapiError::new(
-                abi::MAPI_E_INVALID_RECIPS,
+                MapiCode::InvalidRecips,
                 "no recipients and no MAPI_DIALOG: nothing to send to",
             ));
         }
@@ -201,7 +201,7 @@ impl Composer<'_> {
         for (index, raw) in req.attachments.iter().enumerate() {
             let attachment = self.attachment(raw, utf8).map_err(|e| {
                 MapiError::new(
-                    e.code(),
+                    e.mapi_code(),
                     format!("attachment #{}: {}", index + 1, e.detail()),
                 )
             })?;
@@ -242,7 +242,7 @@ impl Composer<'_> {
         let addr = self.text(raw.address.as_ref(), utf8, "recipient address");
         if name.len() > MAX_NAME_BYTES || addr.len() > MAX_NAME_BYTES {
             return Err(MapiError::new(
-                abi::MAPI_E_INVALID_RECIPS,
+                MapiCode::InvalidRecips,
                 "name or address longer than 1 KiB",
             ));
         }
@@ -265,7 +265,7 @@ impl Composer<'_> {
             }
             if mailboxes.is_empty() {
                 return Err(MapiError::new(
-                    abi::MAPI_E_INVALID_RECIPS,
+                    MapiCode::InvalidRecips,
                     format!("empty address {addr:?}"),
                 ));
             }
@@ -273,7 +273,7 @@ impl Composer<'_> {
         }
         if name.is_empty() {
             return Err(MapiError::new(
-                abi::MAPI_E_INVALID_RECIPS,
+                MapiCode::InvalidRecips,
                 "recipient has neither name nor address",
             ));
         }
@@ -301,14 +301,13 @@ impl Composer<'_> {
             Typed::Smtp(a) | Typed::Untyped(a) => a,
             Typed::Other { kind, .. } => {
                 return Err(MapiError::new(
-                    abi::MAPI_E_UNKNOWN_RECIPIENT,
+                    MapiCode::UnknownRecipient,
                     format!("address type {kind}: cannot be delivered by SMTP"),
                 ));
             }
         };
-        address::validate(bare).map_err(|why| {
-            MapiError::new(abi::MAPI_E_INVALID_RECIPS, format!("{why}: {bare:?}"))
-        })?;
+        address::validate(bare)
+            .map_err(|why| MapiError::new(MapiCode::InvalidRecips, format!("{why}: {bare:?}")))?;
         Ok(Mailbox {
             name: self.book.name_for(bare).map(str::to_string),
             address: bare.to_string(),
@@ -327,7 +326,7 @@ impl Composer<'_> {
             abi::MAPI_BCC => RecipientClass::Bcc,
             other => {
                 return Err(MapiError::new(
-                    abi::MAPI_E_BAD_RECIPTYPE,
+                    MapiCode::BadReciptype,
                     format!("recipient class {other}"),
                 ));
             }
@@ -372,7 +371,7 @@ impl Composer<'_> {
             Some(p) => self.decoder.path(p, utf8),
             None => {
                 return Err(MapiError::new(
-                    abi::MAPI_E_ATTACHMENT_NOT_FOUND,
+                    MapiCode::AttachmentNotFound,
                     "no path given",
                 ));
             }
@@ -424,16 +423,15 @@ pub fn read_regular_file(path: &Path) -> Result<Vec<u8>> {
     let shown = path.display();
     let not_regular = || {
         MapiError::new(
-            abi::MAPI_E_ATTACHMENT_OPEN_FAILURE,
+            MapiCode::AttachmentOpenFailure,
             format!("{shown} is not a regular file"),
         )
     };
     let meta = std::fs::metadata(path).map_err(|e| match e.kind() {
-        std::io::ErrorKind::NotFound => MapiError::new(
-            abi::MAPI_E_ATTACHMENT_NOT_FOUND,
-            format!("{shown}: not found"),
-        ),
-        _ => MapiError::new(abi::MAPI_E_ATTACHMENT_OPEN_FAILURE, format!("{shown}: {e}")),
+        std::io::ErrorKind::NotFound => {
+            MapiError::new(MapiCode::AttachmentNotFound, format!("{shown}: not found"))
+        }
+        _ => MapiError::new(MapiCode::AttachmentOpenFailure, format!("{shown}: {e}")),
     })?;
     if !meta.is_file() {
         return Err(not_regular());
@@ -446,18 +444,18 @@ pub fn read_regular_file(path: &Path) -> Result<Vec<u8>> {
         use std::os::unix::fs::OpenOptionsExt;
         options.custom_flags(libc::O_NONBLOCK);
     }
-    let file = options.open(path).map_err(|e| {
-        MapiError::new(abi::MAPI_E_ATTACHMENT_OPEN_FAILURE, format!("{shown}: {e}"))
-    })?;
-    let meta = file.metadata().map_err(|e| {
-        MapiError::new(abi::MAPI_E_ATTACHMENT_OPEN_FAILURE, format!("{shown}: {e}"))
-    })?;
+    let file = options
+        .open(path)
+        .map_err(|e| MapiError::new(MapiCode::AttachmentOpenFailure, format!("{shown}: {e}")))?;
+    let meta = file
+        .metadata()
+        .map_err(|e| MapiError::new(MapiCode::AttachmentOpenFailure, format!("{shown}: {e}")))?;
     if !meta.is_file() {
         return Err(not_regular());
     }
     if meta.len() > MAX_ATTACHMENT_BYTES {
         return Err(MapiError::new(
-            abi::MAPI_E_ATTACHMENT_TOO_LARGE,
+            MapiCode::AttachmentTooLarge,
             format!(
                 "{shown}: {} bytes (limit {MAX_ATTACHMENT_BYTES})",
                 meta.len()
@@ -467,18 +465,16 @@ pub fn read_regular_file(path: &Path) -> Result<Vec<u8>> {
     let mut data = Vec::new();
     data.try_reserve_exact(meta.len() as usize).map_err(|_| {
         MapiError::new(
-            abi::MAPI_E_INSUFFICIENT_MEMORY,
+            MapiCode::InsufficientMemory,
             format!("{shown}: cannot hold {} bytes", meta.len()),
         )
     })?;
     file.take(MAX_ATTACHMENT_BYTES + 1)
         .read_to_end(&mut data)
-        .map_err(|e| {
-            MapiError::new(abi::MAPI_E_ATTACHMENT_OPEN_FAILURE, format!("{shown}: {e}"))
-        })?;
+        .map_err(|e| MapiError::new(MapiCode::AttachmentOpenFailure, format!("{shown}: {e}")))?;
     if data.len() as u64 > MAX_ATTACHMENT_BYTES {
         return Err(MapiError::new(
-            abi::MAPI_E_ATTACHMENT_TOO_LARGE,
+            MapiCode::AttachmentTooLarge,
             format!("{shown}: grew past the limit while read"),
         ));
     }
@@ -504,7 +500,7 @@ mod tests {
             name: Some("Config".into()),
             address: "config@example.org".into(),
         };
-        Composer {
+        MessageBuilder {
             decoder: TextDecoder::default(),
             from: Some(&from),
             book: &book,

@@ -17,7 +17,7 @@ pub mod scratch;
 pub mod text;
 
 pub use backend::{Backend, Delivery};
-pub use error::{MapiError, Result};
+pub use error::{MapiCode, MapiError, Result};
 pub use model::{
     Attachment, LogonRequest, Mailbox, Message, RawAttachment, RawRecipient, RawText,
     RecipientClass, SendRequest,

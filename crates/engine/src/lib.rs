@@ -5,15 +5,15 @@
 
 mod logging;
 
-use mapishim_abi as abi;
 use mapishim_composer::Launcher;
 use mapishim_core::RawRecipient;
 use mapishim_core::addressbook::AddressBook;
-use mapishim_core::compose::Composer;
+use mapishim_core::compose::MessageBuilder;
 use mapishim_core::config::DEFAULT_RETENTION_HOURS;
 use mapishim_core::config::{BackendKind, ConfigSource, Settings, file_stamp};
 use mapishim_core::{
-    Backend, Delivery, LogonRequest, Mailbox, MapiError, Message, RawText, Result, SendRequest,
+    Backend, Delivery, LogonRequest, Mailbox, MapiCode, MapiError, Message, RawText, Result,
+    SendRequest,
 };
 use mapishim_mailbox::{FindOptions, ReadMessage, ReadOptions, Store};
 use std::collections::HashMap;
@@ -94,7 +94,7 @@ impl Runtime {
     fn store(&self) -> Result<&Store> {
         self.mailbox.as_ref().ok_or_else(|| {
             MapiError::new(
-                abi::MAPI_E_NOT_SUPPORTED,
+                MapiCode::NotSupported,
                 "no [mailbox] configured: reading and saving mail needs a Maildir (docs/mailbox.md)",
             )
         })
@@ -110,7 +110,7 @@ impl Runtime {
         let Some(store) = &self.mailbox else {
             tracing::info!("MAPIFindNext: no [mailbox] configured, so there are no messages");
             return Err(MapiError::new(
-                abi::MAPI_E_NO_MESSAGES,
+                MapiCode::NoMessages,
                 "no [mailbox] configured",
             ));
         };
@@ -205,12 +205,12 @@ impl Runtime {
         recipients: &[RawRecipient],
         utf8: bool,
     ) -> Result<Vec<(u32, Mailbox)>> {
-        let composer = self.composer_for(session);
+        let builder = self.builder_for(session);
         let mut resolved = Vec::new();
         for (index, raw) in recipients.iter().enumerate() {
-            let (_, mailboxes) = composer.recipient(raw, utf8).map_err(|e| {
+            let (_, mailboxes) = builder.recipient(raw, utf8).map_err(|e| {
                 MapiError::new(
-                    e.code(),
+                    e.mapi_code(),
                     format!("recipient #{}: {}", index + 1, e.detail()),
                 )
             })?;
@@ -221,8 +221,8 @@ impl Runtime {
 
     /// For `session`: names resolve through the backend first (a plugin's directory,
     /// another provider's address book), then the vCard book.
-    pub fn composer_for(&self, session: usize) -> Composer<'_> {
-        Composer {
+    pub fn builder_for(&self, session: usize) -> MessageBuilder<'_> {
+        MessageBuilder {
             decoder: self.settings.decoder,
             from: self.settings.from.as_ref(),
             book: &self.book,
@@ -231,7 +231,7 @@ impl Runtime {
     }
 
     fn prepare(&self, session: usize, request: &SendRequest) -> Result<Message> {
-        self.composer_for(session).prepare(request)
+        self.builder_for(session).prepare(request)
     }
 
     /// Resolves and delivers one request: everything to a pass-through backend; otherwise
@@ -403,11 +403,11 @@ impl Engine {
     pub fn logon(&self, request: &LogonRequest) -> Result<usize> {
         let runtime = self
             .runtime()
-            .map_err(|e| MapiError::new(abi::MAPI_E_LOGON_FAILURE, e.detail().to_string()))?;
+            .map_err(|e| MapiError::new(MapiCode::LogonFailure, e.detail().to_string()))?;
         let mut state = self.state();
         if state.sessions.len() >= MAX_SESSIONS {
             return Err(MapiError::new(
-                abi::MAPI_E_TOO_MANY_SESSIONS,
+                MapiCode::TooManySessions,
                 format!("{MAX_SESSIONS} sessions already open"),
             ));
         }
@@ -461,7 +461,7 @@ impl Engine {
 
 fn invalid_session(handle: usize) -> MapiError {
     MapiError::new(
-        abi::MAPI_E_INVALID_SESSION,
+        MapiCode::InvalidSession,
         format!("session handle {handle:#x} was never issued or is logged off"),
     )
 }
@@ -469,6 +469,7 @@ fn invalid_session(handle: usize) -> MapiError {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use mapishim_abi as abi;
 
     #[test]
     fn sessions_are_validated_handles() {

@@ -27,7 +27,8 @@ use mapishim_core::address::{Typed, split_type, validate};
 use mapishim_core::config::ForwardSettings;
 use mapishim_core::text::{TextDecoder, single_line};
 use mapishim_core::{
-    Backend, Delivery, LogonRequest, Mailbox, MapiError, Message, RawText, Result, SendRequest,
+    Backend, Delivery, LogonRequest, Mailbox, MapiCode, MapiError, Message, RawText, Result,
+    SendRequest,
 };
 use provider::Provider;
 use std::collections::HashMap;
@@ -74,15 +75,17 @@ impl ForwardBackend {
         }
         self.sessions().get(&session).copied().ok_or_else(|| {
             MapiError::new(
-                abi::MAPI_E_INVALID_SESSION,
+                MapiCode::InvalidSession,
                 format!("forward: session {session:#x} has no provider session"),
             )
         })
     }
 
+    /// The caller's error for a provider's non-zero code; a value outside the SDK's
+    /// return codes becomes `MAPI_E_FAILURE`.
     fn refused(&self, function: &str, code: ULONG) -> MapiError {
         MapiError::new(
-            code,
+            MapiCode::from_u32(code).unwrap_or(MapiCode::Failure),
             format!(
                 "forward: {function} of {} returned {code}",
                 self.provider.path.display()
@@ -122,7 +125,7 @@ impl ForwardBackend {
             }
             None if request.flags & abi::MAPI_FORCE_UNICODE != 0 => {
                 return Err(MapiError::new(
-                    abi::MAPI_E_UNICODE_NOT_SUPPORTED,
+                    MapiCode::UnicodeNotSupported,
                     format!(
                         "forward: {} has no MAPISendMailW and the caller set MAPI_FORCE_UNICODE",
                         self.provider.path.display()
@@ -211,14 +214,14 @@ impl ForwardBackend {
             Typed::Smtp(a) | Typed::Untyped(a) => a.to_string(),
             Typed::Other { kind, .. } => {
                 return Err(MapiError::new(
-                    abi::MAPI_E_UNKNOWN_RECIPIENT,
+                    MapiCode::UnknownRecipient,
                     format!("forward: {name:?} resolved to a {kind}: address, not SMTP"),
                 ));
             }
         };
         validate(&bare).map_err(|why| {
             MapiError::new(
-                abi::MAPI_E_UNKNOWN_RECIPIENT,
+                MapiCode::UnknownRecipient,
                 format!("forward: {name:?} resolved to {bare:?}: {why}"),
             )
         })?;
@@ -293,7 +296,7 @@ impl Backend for ForwardBackend {
     /// recipient resolution), so it is refused rather than passed on half.
     fn send(&self, _message: &Message) -> Result<Delivery> {
         Err(MapiError::new(
-            abi::MAPI_E_NOT_SUPPORTED,
+            MapiCode::NotSupported,
             "forward passes requests through unresolved; a resolved message cannot be forwarded",
         ))
     }

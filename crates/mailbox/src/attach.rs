@@ -4,9 +4,8 @@
 //! `attach_root`; files are created with `create_new`, so nothing is overwritten and no
 //! symlink is followed. [`cleanup`] removes folders older than a retention period.
 use crate::fsutil;
-use mapishim_abi as abi;
 pub(crate) use mapishim_core::scratch::{self, NameSet};
-use mapishim_core::{MapiError, Result};
+use mapishim_core::{MapiCode, MapiError, Result};
 use std::fs;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
@@ -24,9 +23,9 @@ pub(crate) struct ReadFolder {
 fn write_error(e: &io::Error, what: &str) -> MapiError {
     match e.kind() {
         io::ErrorKind::StorageFull | io::ErrorKind::QuotaExceeded => {
-            MapiError::new(abi::MAPI_E_DISK_FULL, format!("{what}: {e}"))
+            MapiError::new(MapiCode::DiskFull, format!("{what}: {e}"))
         }
-        _ => MapiError::new(abi::MAPI_E_ATTACHMENT_WRITE_FAILURE, format!("{what}: {e}")),
+        _ => MapiError::new(MapiCode::AttachmentWriteFailure, format!("{what}: {e}")),
     }
 }
 

@@ -1,6 +1,5 @@
 //! File-system helpers that never follow a symlink out of a folder and never block.
-use mapishim_abi as abi;
-use mapishim_core::{MapiError, Result};
+use mapishim_core::{MapiCode, MapiError, Result};
 use std::fs::{File, OpenOptions};
 use std::io::{self, Read};
 use std::path::Path;
@@ -41,7 +40,7 @@ pub(crate) fn read_capped(file: &mut File, limit: u64) -> Result<Vec<u8>> {
         .len();
     if len > limit {
         return Err(MapiError::new(
-            abi::MAPI_E_INSUFFICIENT_MEMORY,
+            MapiCode::InsufficientMemory,
             format!("message is {len} bytes; the limit is {limit}"),
         ));
     }
@@ -53,7 +52,7 @@ pub(crate) fn read_capped(file: &mut File, limit: u64) -> Result<Vec<u8>> {
         .map_err(|e| MapiError::from_store_io(&e, "cannot read message"))?;
     if data.len() as u64 > limit {
         return Err(MapiError::new(
-            abi::MAPI_E_INSUFFICIENT_MEMORY,
+            MapiCode::InsufficientMemory,
             format!("message grew past the limit of {limit} bytes"),
         ));
     }

@@ -21,7 +21,7 @@ use id::{INFO_SEPARATOR, message_id, parse_id, split_name};
 use mapishim_abi as abi;
 use mapishim_core::config::MailboxSettings;
 use mapishim_core::mime::{self, BccHeader};
-use mapishim_core::{MapiError, Message, Result};
+use mapishim_core::{MapiCode, MapiError, Message, Result};
 use std::collections::{BTreeMap, HashMap};
 use std::ffi::OsString;
 use std::fs;
@@ -211,7 +211,7 @@ struct CachedDate {
 
 fn invalid(id: &str) -> MapiError {
     MapiError::new(
-        abi::MAPI_E_INVALID_MESSAGE,
+        MapiCode::InvalidMessage,
         format!("no message with ID {id:?}"),
     )
 }
@@ -220,7 +220,7 @@ fn open_error(e: &io::Error, id: &str) -> MapiError {
     match e.kind() {
         io::ErrorKind::NotFound | io::ErrorKind::InvalidInput => invalid(id),
         io::ErrorKind::PermissionDenied => {
-            MapiError::new(abi::MAPI_E_ACCESS_DENIED, format!("message {id}: {e}"))
+            MapiError::new(MapiCode::AccessDenied, format!("message {id}: {e}"))
         }
         // ELOOP from O_NOFOLLOW: a symlink was swapped in after listing.
         _ if e.raw_os_error() == symlink_errno() => invalid(id),
@@ -549,7 +549,7 @@ impl Store {
     ) -> Result<String> {
         if message_type.is_some_and(|t| !t.is_empty()) {
             return Err(MapiError::new(
-                abi::MAPI_E_NO_MESSAGES,
+                MapiCode::NoMessages,
                 "only ordinary mail (IPM) is stored",
             ));
         }
@@ -582,7 +582,7 @@ impl Store {
         ordered
             .get(next)
             .map(|(_, e)| e.id.clone())
-            .ok_or_else(|| MapiError::new(abi::MAPI_E_NO_MESSAGES, "no more messages"))
+            .ok_or_else(|| MapiError::new(MapiCode::NoMessages, "no more messages"))
     }
 
     /// What MAPIFindNext would return in turn, with header fields for `mapishim mailbox list`.

@@ -5,7 +5,7 @@ use base64::Engine;
 use mail_parser::{Address, HeaderValue, MessageParser, MimeHeaders};
 use mapishim_abi as abi;
 use mapishim_core::text::{normalize_crlf, single_line};
-use mapishim_core::{MapiError, Result};
+use mapishim_core::{MapiCode, MapiError, Result};
 use std::path::Path;
 
 /// File name of the body under `MAPI_BODY_AS_FILE`.
@@ -39,7 +39,7 @@ pub(crate) fn check_part_count(data: &[u8], limits: &Limits) -> Result<()> {
         .count();
     if boundaries > limits.max_parts {
         return Err(MapiError::new(
-            abi::MAPI_E_INSUFFICIENT_MEMORY,
+            MapiCode::InsufficientMemory,
             format!(
                 "message has up to {boundaries} MIME parts; the limit is {}",
                 limits.max_parts
@@ -80,7 +80,7 @@ fn recipients<'a>(
         if let Some(r) = recipient(class, addr) {
             if out.len() >= limits.max_recipients {
                 return Err(MapiError::new(
-                    abi::MAPI_E_TOO_MANY_RECIPIENTS,
+                    MapiCode::TooManyRecipients,
                     format!("more than {} recipients", limits.max_recipients),
                 ));
             }
@@ -211,7 +211,7 @@ pub(crate) fn parse(
     if !opts.suppress_attach {
         if message.attachment_count() > limits.max_attachments {
             return Err(MapiError::new(
-                abi::MAPI_E_TOO_MANY_FILES,
+                MapiCode::TooManyFiles,
                 format!(
                     "{} attachments; the limit is {}",
                     message.attachment_count(),

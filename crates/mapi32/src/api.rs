@@ -8,7 +8,7 @@ use crate::convert;
 use mapishim_abi as abi;
 use mapishim_core::compose::entry_id;
 use mapishim_core::text::TextDecoder;
-use mapishim_core::{LogonRequest, Mailbox, MapiError, RawText, Result, SendRequest};
+use mapishim_core::{LogonRequest, Mailbox, MapiCode, MapiError, RawText, Result, SendRequest};
 use mapishim_engine::Engine;
 use mapishim_mailbox::{ReadMessage, ReadRecipient};
 use std::ffi::c_char;
@@ -81,8 +81,8 @@ fn send(
     let result = (|| {
         // The session is checked before the message is read; its runtime then sends.
         let runtime = Engine::global().session(session)?;
-        let request = read()?
-            .ok_or_else(|| MapiError::new(abi::MAPI_E_INVALID_MESSAGE, "lpMessage is NULL"))?;
+        let request =
+            read()?.ok_or_else(|| MapiError::new(MapiCode::InvalidMessage, "lpMessage is NULL"))?;
         runtime.send_for(session, &request).map(drop)
     })();
     code(function, result)
@@ -229,7 +229,7 @@ pub(crate) unsafe fn resolve_name(
         // SAFETY: NULL or terminated, per the contract.
         let name = unsafe { convert::narrow(lpszName) }?
             .filter(|n| !n.is_empty())
-            .ok_or_else(|| MapiError::new(abi::MAPI_E_UNKNOWN_RECIPIENT, "empty name"))?;
+            .ok_or_else(|| MapiError::new(MapiCode::UnknownRecipient, "empty name"))?;
         let mailbox = runtime.resolve_for(lhSession, &name, false)?;
         let decoder = runtime.settings.decoder;
         let block = recipients_block(&[(abi::MAPI_TO, mailbox)], |s| decoder.encode_ansi(s));
@@ -263,7 +263,7 @@ unsafe fn message_id(p: LPSTR, what: &str) -> Result<Option<String>> {
             Ok(Some(String::from_utf8_lossy(&bytes).into_owned()))
         }
         Some(_) => Err(MapiError::new(
-            abi::MAPI_E_INVALID_MESSAGE,
+            MapiCode::InvalidMessage,
             format!("{what} is not a message ID of this mailbox"),
         )),
     }
@@ -443,7 +443,7 @@ pub(crate) unsafe fn read_mail(
         let runtime = Engine::global().explicit_session(lhSession)?;
         // SAFETY: NULL or terminated, per the contract.
         let id = unsafe { message_id(lpszMessageID, "lpszMessageID") }?
-            .ok_or_else(|| MapiError::new(abi::MAPI_E_INVALID_MESSAGE, "no message ID given"))?;
+            .ok_or_else(|| MapiError::new(MapiCode::InvalidMessage, "no message ID given"))?;
         if lppMessage.is_null() {
             return Err(null("lppMessage"));
         }
@@ -480,7 +480,7 @@ pub(crate) unsafe fn save_mail(
                 .map(|m| convert::ansi::message(m, flFlags, ulUIParam))
                 .transpose()
         }?
-        .ok_or_else(|| MapiError::new(abi::MAPI_E_INVALID_MESSAGE, "lpMessage is NULL"))?;
+        .ok_or_else(|| MapiError::new(MapiCode::InvalidMessage, "lpMessage is NULL"))?;
         // SAFETY: non-NULL (checked) and terminated per the contract.
         let replace = unsafe { message_id(lpszMessageID, "lpszMessageID") }?;
         let id = runtime.save_mail(lhSession, &request, replace.as_deref())?;
@@ -503,7 +503,7 @@ pub(crate) unsafe fn delete_mail(
         let runtime = Engine::global().explicit_session(lhSession)?;
         // SAFETY: NULL or terminated, per the contract.
         let id = unsafe { message_id(lpszMessageID, "lpszMessageID") }?
-            .ok_or_else(|| MapiError::new(abi::MAPI_E_INVALID_MESSAGE, "no message ID given"))?;
+            .ok_or_else(|| MapiError::new(MapiCode::InvalidMessage, "no message ID given"))?;
         runtime.delete_mail(&id)
     })();
     code("MAPIDeleteMail", result)
@@ -530,7 +530,7 @@ pub(crate) unsafe fn address(
         let runtime = Engine::global().session(lhSession)?;
         if nEditFields > 4 {
             return Err(MapiError::new(
-                abi::MAPI_E_INVALID_EDITFIELDS,
+                MapiCode::InvalidEditfields,
                 format!("nEditFields {nEditFields} (0 to 4)"),
             ));
         }
@@ -542,7 +542,7 @@ pub(crate) unsafe fn address(
         if nEditFields == 0 || given.is_empty() {
             // Browsing the address book, or picking recipients, is a dialog.
             return Err(MapiError::new(
-                abi::MAPI_E_NOT_SUPPORTED,
+                MapiCode::NotSupported,
                 "MAPIAddress needs an address book dialog for this request (no recipients given, or nEditFields = 0); mapishim has no dialogs",
             ));
         }
@@ -574,14 +574,11 @@ pub(crate) unsafe fn details(
         // SAFETY: NULL-with-count is checked before anything is read.
         let given = unsafe { convert::ansi::recipients(lpRecip, u32::from(!lpRecip.is_null())) }?;
         if given.is_empty() {
-            return Err(MapiError::new(
-                abi::MAPI_E_INVALID_RECIPS,
-                "lpRecip is NULL",
-            ));
+            return Err(MapiError::new(MapiCode::InvalidRecips, "lpRecip is NULL"));
         }
         // The details dialog is the whole point of MAPIDetails.
         Err(MapiError::new(
-            abi::MAPI_E_NOT_SUPPORTED,
+            MapiCode::NotSupported,
             "MAPIDetails shows a dialog; mapishim has no dialogs",
         ))
     })();

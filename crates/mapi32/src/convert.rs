@@ -5,7 +5,9 @@
 use crate::abi::*;
 use mapishim_abi as abi;
 use mapishim_core::compose::{MAX_ATTACHMENTS, MAX_RECIPIENTS};
-use mapishim_core::{MapiError, RawAttachment, RawRecipient, RawText, Result, SendRequest};
+use mapishim_core::{
+    MapiCode, MapiError, RawAttachment, RawRecipient, RawText, Result, SendRequest,
+};
 use std::ffi::c_char;
 
 /// Longest string read from a caller, in code units: a bound on a missing terminator.
@@ -15,7 +17,7 @@ const MAX_ENTRY_ID: u32 = 4096;
 
 fn too_long() -> MapiError {
     MapiError::new(
-        abi::MAPI_E_TEXT_TOO_LARGE,
+        MapiCode::TextTooLarge,
         "string without terminator within 256 M units",
     )
 }
@@ -85,8 +87,8 @@ unsafe fn array<'a, T>(
     p: *const T,
     count: u32,
     limit: usize,
-    null_code: u32,
-    limit_code: u32,
+    null_code: MapiCode,
+    limit_code: MapiCode,
     what: &str,
 ) -> Result<&'a [T]> {
     if count == 0 {
@@ -137,7 +139,7 @@ macro_rules! message_reader {
             pub(crate) unsafe fn recipients(p: *const $Recip, count: u32) -> Result<Vec<RawRecipient>> {
                 // SAFETY: as stated in the contract above; counts are checked by `array`.
                 unsafe {
-                    let recips = array(p, count, MAX_RECIPIENTS, abi::MAPI_E_INVALID_RECIPS, abi::MAPI_E_TOO_MANY_RECIPIENTS, "recipients")?;
+                    let recips = array(p, count, MAX_RECIPIENTS, MapiCode::InvalidRecips, MapiCode::TooManyRecipients, "recipients")?;
                     recips.iter().map(|r| recipient(r)).collect()
                 }
             }
@@ -148,8 +150,8 @@ macro_rules! message_reader {
             pub(crate) unsafe fn message(m: &$Message, flags: u32, ui_param: usize) -> Result<SendRequest> {
                 // SAFETY: as stated in the contract above; counts are checked by `array`.
                 unsafe {
-                    let recips = array(m.lpRecips, m.nRecipCount, MAX_RECIPIENTS, abi::MAPI_E_INVALID_RECIPS, abi::MAPI_E_TOO_MANY_RECIPIENTS, "recipients")?;
-                    let files = array(m.lpFiles, m.nFileCount, MAX_ATTACHMENTS, abi::MAPI_E_INVALID_MESSAGE, abi::MAPI_E_TOO_MANY_FILES, "attachments")?;
+                    let recips = array(m.lpRecips, m.nRecipCount, MAX_RECIPIENTS, MapiCode::InvalidRecips, MapiCode::TooManyRecipients, "recipients")?;
+                    let files = array(m.lpFiles, m.nFileCount, MAX_ATTACHMENTS, MapiCode::InvalidMessage, MapiCode::TooManyFiles, "attachments")?;
                     let originator = match m.lpOriginator.as_ref() {
                         Some(o) => Some(recipient(o)?),
                         None => None,
@@ -244,11 +246,29 @@ mod tests {
     #[test]
     fn null_arrays_with_counts_are_refused() {
         // SAFETY: a NULL array with a count is the case under test; it is never read.
-        let err =
-            unsafe { array::<u8>(std::ptr::null(), 3, 10, 25, 10, "recipients") }.unwrap_err();
+        let err = unsafe {
+            array::<u8>(
+                std::ptr::null(),
+                3,
+                10,
+                MapiCode::InvalidRecips,
+                MapiCode::TooManyRecipients,
+                "recipients",
+            )
+        }
+        .unwrap_err();
         assert_eq!(err.code(), 25);
-        let err =
-            unsafe { array::<u8>([0u8; 1].as_ptr(), 11, 10, 25, 10, "recipients") }.unwrap_err();
+        let err = unsafe {
+            array::<u8>(
+                [0u8; 1].as_ptr(),
+                11,
+                10,
+                MapiCode::InvalidRecips,
+                MapiCode::TooManyRecipients,
+                "recipients",
+            )
+        }
+        .unwrap_err();
         assert_eq!(err.code(), 10);
     }
 }

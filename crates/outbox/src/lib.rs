@@ -6,7 +6,7 @@
 #![forbid(unsafe_code)]
 
 use mapishim_core::mime::{self, BccHeader};
-use mapishim_core::{Backend, Delivery, MapiError, Message, Result};
+use mapishim_core::{Backend, Delivery, MapiCode, MapiError, Message, Result};
 use std::fs::{self, OpenOptions};
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
@@ -28,7 +28,7 @@ pub fn refuse_without_recipients(outbox_dir: &Path, message: &Message) -> MapiEr
         Ok(path) => {
             tracing::warn!(path = %path.display(), "no recipients: saved as a draft; configure [composer] to open dialog requests in a mail program");
             MapiError::new(
-                mapishim_abi::MAPI_E_UNKNOWN_RECIPIENT,
+                MapiCode::UnknownRecipient,
                 "no recipients to send to; saved as a draft",
             )
         }

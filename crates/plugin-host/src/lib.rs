@@ -11,10 +11,9 @@ use libloading::Library;
 use mapishim_abi as mapi;
 use mapishim_core::address::{self, Typed};
 use mapishim_core::config::PluginSettings;
-use mapishim_core::error::code_name;
 use mapishim_core::mime::{self, BccHeader};
 use mapishim_core::text::single_line;
-use mapishim_core::{Backend, Delivery, Mailbox, MapiError, Message, Result};
+use mapishim_core::{Backend, Delivery, Mailbox, MapiCode, MapiError, Message, Result};
 use mapishim_plugin::abi::{self, BackendV1, DestroyFn, EnvelopeV1, ResolveFn, SendFn};
 use std::ffi::{CStr, CString, c_char, c_void};
 use std::path::{Path, PathBuf};
@@ -214,13 +213,13 @@ impl PluginBackend {
         if text.is_empty() {
             text = "no detail given".into();
         }
-        if code_name(code) == "MAPI_E_UNKNOWN_CODE" {
+        let Some(known) = MapiCode::from_u32(code) else {
             return MapiError::failure(format!(
                 "plugin {} returned unknown code {code}: {text}",
                 self.name
             ));
-        }
-        MapiError::new(code, format!("plugin {}: {text}", self.name))
+        };
+        MapiError::new(known, format!("plugin {}: {text}", self.name))
     }
 
     fn mailbox(&self, display: &[c_char], address_text: &[c_char]) -> Result<Mailbox> {
@@ -260,7 +259,7 @@ impl Backend for PluginBackend {
     fn send(&self, message: &Message) -> Result<Delivery> {
         if self.capabilities & abi::CAP_SEND == 0 {
             return Err(MapiError::new(
-                mapi::MAPI_E_NOT_SUPPORTED,
+                MapiCode::NotSupported,
                 format!("plugin {} does not send mail", self.name),
             ));
         }
@@ -313,7 +312,7 @@ impl Backend for PluginBackend {
         let resolve = self.resolve?;
         let Ok(c_name) = CString::new(name) else {
             return Some(Err(MapiError::new(
-                mapi::MAPI_E_UNKNOWN_RECIPIENT,
+                MapiCode::UnknownRecipient,
                 "name contains NUL",
             )));
         };

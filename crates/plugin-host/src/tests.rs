@@ -2,6 +2,7 @@
 //! hand-written C-style ones, so the whole ABI path runs without a shared library.
 use super::*;
 use mapishim_core::Attachment;
+use mapishim_core::MapiCode;
 use mapishim_plugin::toml::Table;
 use mapishim_plugin::{Plugin, vtable};
 use std::cell::RefCell;
@@ -57,7 +58,7 @@ impl Backend for Recorder {
     fn send(&self, message: &Message) -> Result<Delivery> {
         match message.subject.as_str() {
             "refuse" => Err(MapiError::new(
-                mapi::MAPI_E_TOO_MANY_RECIPIENTS,
+                MapiCode::TooManyRecipients,
                 "at most one\r\nrecipient",
             )),
             "panic" => panic!("boom"),
@@ -80,7 +81,7 @@ impl Backend for Recorder {
             "typed" => Some(Ok(mailbox(None, "SMTP:typed@example.org"))),
             "broken" => Some(Ok(mailbox(None, "not an address"))),
             "Martin" => Some(Err(MapiError::new(
-                mapi::MAPI_E_AMBIGUOUS_RECIPIENT,
+                MapiCode::AmbiguousRecipient,
                 "two Martins",
             ))),
             _ => None,

@@ -30,7 +30,7 @@
 //!     fn send(&self, _message: &Message) -> Result<Delivery> {
 //!         if self.sent.fetch_add(1, Ordering::Relaxed) >= self.limit {
 //!             return Err(mapishim_plugin::mapishim_core::MapiError::new(
-//!                 mapishim_plugin::mapishim_abi::MAPI_E_FAILURE, "limit reached"));
+//!                 mapishim_plugin::mapishim_core::MapiCode::Failure, "limit reached"));
 //!         }
 //!         Ok(Delivery::Sent)
 //!     }
@@ -56,7 +56,7 @@ pub use toml;
 
 use abi::{BackendV1, EnvelopeV1};
 use mapishim_abi as mapi;
-use mapishim_core::{Backend, MapiError, Result};
+use mapishim_core::{Backend, MapiCode, MapiError, Result};
 use std::ffi::{CStr, c_char, c_void};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
@@ -323,7 +323,7 @@ unsafe extern "C" fn resolve<P: Plugin>(
             Some(found) => found?,
             None => {
                 return Err(MapiError::new(
-                    mapi::MAPI_E_NOT_SUPPORTED,
+                    MapiCode::NotSupported,
                     "not resolved by this plugin",
                 ));
             }

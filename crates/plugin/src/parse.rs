@@ -2,9 +2,8 @@
 //! same value the host's backends get.
 use mail_parser::decoders::{base64::base64_decode, quoted_printable::quoted_printable_decode};
 use mail_parser::{Address, Encoding, MessageParser, MessagePart, MimeHeaders, PartType};
-use mapishim_abi as abi;
 use mapishim_core::text::{bare_file_name, normalize_crlf, single_line};
-use mapishim_core::{Attachment, Mailbox, MapiError, Message, Result};
+use mapishim_core::{Attachment, Mailbox, MapiCode, MapiError, Message, Result};
 use std::collections::HashSet;
 
 /// The envelope of one send, owned.
@@ -69,9 +68,9 @@ fn attachment_bytes(raw: &[u8], part: &MessagePart<'_>) -> Vec<u8> {
 /// Parses what the host rendered. Bcc recipients are the envelope recipients that are not in
 /// To or Cc (the rendered message never carries a Bcc header).
 pub fn message_from_rfc5322(raw: &[u8], envelope: &Envelope) -> Result<Message> {
-    let parsed = MessageParser::new().parse(raw).ok_or_else(|| {
-        MapiError::new(abi::MAPI_E_INVALID_MESSAGE, "message is not RFC 5322 text")
-    })?;
+    let parsed = MessageParser::new()
+        .parse(raw)
+        .ok_or_else(|| MapiError::new(MapiCode::InvalidMessage, "message is not RFC 5322 text"))?;
     let header_from = mailboxes(parsed.from()).into_iter().next();
     let from = match header_from {
         Some(m) if envelope.from.is_empty() || m.address.eq_ignore_ascii_case(&envelope.from) => m,

@@ -8,10 +8,9 @@
 //! that starts with `-` from being read as an option.
 #![forbid(unsafe_code)]
 
-use mapishim_abi as abi;
 use mapishim_core::config::SendmailSettings;
 use mapishim_core::mime::{self, BccHeader};
-use mapishim_core::{Backend, Delivery, MapiError, Message, Result};
+use mapishim_core::{Backend, Delivery, MapiCode, MapiError, Message, Result};
 use std::io::{Seek, SeekFrom, Write};
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
@@ -117,7 +116,7 @@ impl Backend for SendmailBackend {
             Err(reason) => {
                 tracing::error!("sendmail refused the message: {reason}");
                 mapishim_outbox::keep_failed(&self.outbox_dir, message, &reason);
-                Err(MapiError::new(abi::MAPI_E_FAILURE, reason))
+                Err(MapiError::new(MapiCode::Failure, reason))
             }
         }
     }
@@ -126,6 +125,7 @@ impl Backend for SendmailBackend {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use mapishim_abi as abi;
     use mapishim_core::Mailbox;
 
     fn message() -> Message {

@@ -13,10 +13,9 @@ use lettre::transport::smtp::authentication::{Credentials, Mechanism};
 use lettre::transport::smtp::client::{Certificate, SmtpConnection, TlsParameters};
 use lettre::transport::smtp::commands::{Data, Mail, Rcpt, Rset};
 use lettre::transport::smtp::extension::{ClientId, MailBodyParameter, MailParameter};
-use mapishim_abi as abi;
 use mapishim_core::config::{OnFailure, PasswordSource, Security, SmtpSettings};
 use mapishim_core::mime::{self, BccHeader};
-use mapishim_core::{Backend, Delivery, LogonRequest, MapiError, Message, Result};
+use mapishim_core::{Backend, Delivery, LogonRequest, MapiCode, MapiError, Message, Result};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -425,25 +424,25 @@ impl Backend for SmtpBackend {
                 self.flush_pending("after a delivery");
                 Ok(Delivery::Sent)
             }
-            Err(Failure::Auth(why)) => Err(MapiError::new(abi::MAPI_E_LOGIN_FAILURE, why)),
+            Err(Failure::Auth(why)) => Err(MapiError::new(MapiCode::LogonFailure, why)),
             Err(Failure::Tls(why)) => {
                 tracing::error!("TLS or certificate problem, message not sent: {why}");
-                Err(MapiError::new(abi::MAPI_E_NETWORK_FAILURE, why))
+                Err(MapiError::new(MapiCode::NetworkFailure, why))
             }
             Err(Failure::AllRejected(rejected)) => {
                 let reason = spool::rejection_reason(&rejected);
                 self.keep_failed(message, &reason);
                 Err(MapiError::new(
-                    abi::MAPI_E_UNKNOWN_RECIPIENT,
+                    MapiCode::UnknownRecipient,
                     format!("every recipient refused: {reason}"),
                 ))
             }
             Err(Failure::Permanent(why)) => {
                 self.keep_failed(message, &why);
-                Err(MapiError::new(abi::MAPI_E_FAILURE, why))
+                Err(MapiError::new(MapiCode::Failure, why))
             }
             Err(Failure::Transient(why)) => match self.on_failure {
-                OnFailure::Error => Err(MapiError::new(abi::MAPI_E_NETWORK_FAILURE, why)),
+                OnFailure::Error => Err(MapiError::new(MapiCode::NetworkFailure, why)),
                 OnFailure::Spool => {
                     let path = mapishim_outbox::store(&self.spool, |out| {
                         mime::write_message(message, BccHeader::Keep, out)

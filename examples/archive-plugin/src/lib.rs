@@ -13,10 +13,11 @@
 //! ```
 #![forbid(unsafe_code)]
 
-use mapishim_plugin::mapishim_abi as mapi;
 use mapishim_plugin::mapishim_core::address::parse_mailbox;
 use mapishim_plugin::mapishim_core::mime::{self, BccHeader};
-use mapishim_plugin::mapishim_core::{Backend, Delivery, Mailbox, MapiError, Message, Result};
+use mapishim_plugin::mapishim_core::{
+    Backend, Delivery, Mailbox, MapiCode, MapiError, Message, Result,
+};
 use mapishim_plugin::toml::{Table, Value};
 use std::io::Write;
 use std::path::PathBuf;
@@ -84,7 +85,7 @@ impl Backend for Archive {
         let bytes = mime::to_vec(message, BccHeader::Keep);
         if let Some(max) = self.max_bytes.filter(|max| bytes.len() as u64 > *max) {
             return Err(MapiError::new(
-                mapi::MAPI_E_ATTACHMENT_TOO_LARGE,
+                MapiCode::AttachmentTooLarge,
                 format!("message of {} bytes exceeds max_bytes = {max}", bytes.len()),
             ));
         }
@@ -108,6 +109,7 @@ mapishim_plugin::export_backend!("archive", Archive, Archive::from_options);
 #[cfg(test)]
 mod tests {
     use super::*;
+    use mapishim_plugin::mapishim_abi as mapi;
 
     fn options(text: &str) -> Table {
         text.parse().unwrap()
