@@ -6,7 +6,10 @@
 //! to the others.
 #![forbid(unsafe_code)]
 
+mod sasl;
 mod spool;
+
+pub use sasl::Mechanism as OAuthMechanism;
 
 use lettre::address::Address;
 use lettre::transport::smtp::authentication::{Credentials, Mechanism};
@@ -16,6 +19,7 @@ use lettre::transport::smtp::extension::{ClientId, MailBodyParameter, MailParame
 use mapishim_core::config::{OnFailure, PasswordSource, Security, SmtpSettings};
 use mapishim_core::mime::{self, BccHeader};
 use mapishim_core::{Backend, Delivery, LogonRequest, MapiCode, MapiError, Message, Result};
+use mapishim_oauth2::TokenSource;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -67,6 +71,44 @@ fn is_tls_failure(e: &lettre::transport::smtp::Error) -> bool {
         source = err.source();
     }
     false
+}
+
+/// A refused password; `550 5.7.30` is Exchange Online saying Basic authentication is off.
+fn password_refused(user: &str, e: lettre::transport::smtp::Error) -> Failure {
+    if !e.is_permanent() {
+        return classify(e, "AUTH");
+    }
+    let text = e.to_string();
+    if text.contains("5.7.30") {
+        return Failure::Auth(format!(
+            "AUTH as {user}: {text}: the server no longer accepts passwords (Basic \
+             authentication is disabled); set auth = \"xoauth2\" in [smtp] and sign in with \
+             `mapishim auth login` (docs/accounts.md)"
+        ));
+    }
+    Failure::Auth(format!("AUTH as {user}: {text}"))
+}
+
+fn sasl_failed(
+    mechanism: sasl::Mechanism,
+    user: &str,
+    e: lettre::transport::smtp::Error,
+) -> Failure {
+    if e.is_permanent() {
+        Failure::Auth(format!("AUTH {} as {user}: {e}", mechanism.name()))
+    } else {
+        classify(e, "AUTH")
+    }
+}
+
+/// No token: a sign-in or configuration problem is `MAPI_E_LOGIN_FAILURE` (never spooled:
+/// waiting does not fix it); an unreachable token endpoint is worth another try.
+fn token_failure(e: mapishim_oauth2::Error) -> Failure {
+    if e.is_transient() {
+        Failure::Transient(format!("getting an access token: {e}"))
+    } else {
+        Failure::Auth(format!("getting an access token: {e}"))
+    }
 }
 
 fn classify(e: lettre::transport::smtp::Error, stage: &str) -> Failure {
@@ -142,6 +184,8 @@ pub struct SmtpBackend {
     /// Each open `MAPILogon` session's own connection (`None` while in use or not yet
     /// opened), so that one program's burst does not wait for another's.
     sessions: Mutex<HashMap<usize, Option<Pooled>>>,
+    /// `auth = "xoauth2" | "oauthbearer"`: the mechanism and where its tokens come from.
+    oauth: Option<(sasl::Mechanism, TokenSource)>,
 }
 
 impl SmtpBackend {
@@ -152,7 +196,14 @@ impl SmtpBackend {
             on_failure,
             pool: Mutex::new(Vec::new()),
             sessions: Mutex::new(HashMap::new()),
+            oauth: None,
         }
+    }
+
+    /// Authenticates with bearer tokens from `tokens` instead of a password.
+    pub fn with_oauth(mut self, mechanism: sasl::Mechanism, tokens: TokenSource) -> Self {
+        self.oauth = Some((mechanism, tokens));
+        self
     }
 
     pub fn spool_dir(&self) -> &Path {
@@ -193,7 +244,8 @@ impl SmtpBackend {
         }
     }
 
-    fn connect(&self) -> std::result::Result<SmtpConnection, Failure> {
+    /// TCP, TLS as configured, EHLO: a connection ready for AUTH or MAIL.
+    fn open(&self) -> std::result::Result<SmtpConnection, Failure> {
         let s = &self.settings;
         let hello = ClientId::default();
         let address = (s.host.as_str(), s.port);
@@ -219,24 +271,61 @@ impl SmtpBackend {
             conn.starttls(tls.as_ref().expect("starttls has parameters"), &hello)
                 .map_err(|e| classify(e, "STARTTLS"))?;
         }
-        if let Some(user) = &s.username {
-            // Guarded in the configuration too: AUTH never goes over an unencrypted link.
-            if !conn.is_encrypted() {
-                return Err(Failure::Tls(
-                    "refusing to send AUTH over an unencrypted connection".into(),
-                ));
-            }
+        Ok(conn)
+    }
+
+    fn connect(&self) -> std::result::Result<SmtpConnection, Failure> {
+        let mut conn = self.open()?;
+        let Some(user) = &self.settings.username else {
+            return Ok(conn);
+        };
+        // Guarded in the configuration too: AUTH never goes over an unencrypted link.
+        if !conn.is_encrypted() {
+            return Err(Failure::Tls(
+                "refusing to send AUTH over an unencrypted connection".into(),
+            ));
+        }
+        let Some((mechanism, tokens)) = &self.oauth else {
             let credentials = Credentials::new(user.clone(), self.password()?);
             conn.auth(&[Mechanism::Plain, Mechanism::Login], &credentials)
-                .map_err(|e| {
-                    if e.is_permanent() {
-                        Failure::Auth(format!("AUTH as {user}: {e}"))
-                    } else {
-                        classify(e, "AUTH")
-                    }
-                })?;
+                .map_err(|e| password_refused(user, e))?;
+            return Ok(conn);
+        };
+        let token = tokens.access_token().map_err(token_failure)?;
+        match self.sasl(&mut conn, *mechanism, user, &token) {
+            sasl::Outcome::Accepted => return Ok(conn),
+            sasl::Outcome::Failed(e) => return Err(sasl_failed(*mechanism, user, e)),
+            sasl::Outcome::Rejected(why) => {
+                tracing::info!(
+                    mechanism = mechanism.name(),
+                    "access token refused ({why}); refreshing it and trying once more"
+                );
+                conn.abort();
+            }
         }
-        Ok(conn)
+        let token = tokens.force_refresh(&token).map_err(token_failure)?;
+        let mut conn = self.open()?;
+        match self.sasl(&mut conn, *mechanism, user, &token) {
+            sasl::Outcome::Accepted => Ok(conn),
+            sasl::Outcome::Failed(e) => Err(sasl_failed(*mechanism, user, e)),
+            sasl::Outcome::Rejected(why) => Err(Failure::Auth(format!(
+                "AUTH {} as {user}: the server refused a freshly refreshed access token: {why}; \
+                 check the account's permission (SMTP.Send, SMTP AUTH enabled for the mailbox) \
+                 or sign in again with `mapishim auth login`",
+                mechanism.name()
+            ))),
+        }
+    }
+
+    fn sasl(
+        &self,
+        conn: &mut SmtpConnection,
+        mechanism: sasl::Mechanism,
+        user: &str,
+        token: &mapishim_oauth2::AccessToken,
+    ) -> sasl::Outcome {
+        let s = &self.settings;
+        sasl::authenticate(conn, mechanism, user, &s.host, s.port, token.secret())
     }
 
     /// The connection for `session`: its own (sessions other than 0) or a pooled one, if
@@ -424,7 +513,10 @@ impl Backend for SmtpBackend {
                 self.flush_pending("after a delivery");
                 Ok(Delivery::Sent)
             }
-            Err(Failure::Auth(why)) => Err(MapiError::new(MapiCode::LogonFailure, why)),
+            Err(Failure::Auth(why)) => {
+                tracing::error!("authentication failed, message not sent: {why}");
+                Err(MapiError::new(MapiCode::LogonFailure, why))
+            }
             Err(Failure::Tls(why)) => {
                 tracing::error!("TLS or certificate problem, message not sent: {why}");
                 Err(MapiError::new(MapiCode::NetworkFailure, why))
