@@ -231,3 +231,83 @@ impl TokenSource {
         }
     }
 }
+
+#[cfg(all(test, unix))]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    fn sh(script: &str) -> Vec<String> {
+        vec!["/bin/sh".into(), "-c".into(), script.into()]
+    }
+
+    #[test]
+    fn token_command_success_failure_empty_and_hang() {
+        let limit = Duration::from_secs(2);
+        let ok = TokenSource::command(sh("echo '  tok-1  '"), limit);
+        assert_eq!(ok.access_token().unwrap().secret(), "tok-1");
+        let failing = TokenSource::command(sh("echo nope >&2; exit 3"), limit);
+        let e = failing.access_token().unwrap_err();
+        assert!(
+            matches!(e, Error::Config(_)) && e.to_string().contains("nope"),
+            "{e}"
+        );
+        let empty = TokenSource::command(sh("true"), limit);
+        assert!(
+            empty
+                .access_token()
+                .unwrap_err()
+                .to_string()
+                .contains("printed nothing")
+        );
+        let started = std::time::Instant::now();
+        let hanging = TokenSource::command(sh("sleep 20"), limit);
+        let e = hanging.access_token().unwrap_err();
+        assert!(started.elapsed() < limit + Duration::from_secs(1), "{e}");
+        assert!(e.to_string().contains("did not finish"), "{e}");
+    }
+
+    #[test]
+    fn a_rejected_command_token_runs_the_command_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let counter = dir.path().join("n");
+        let script = format!(
+            "echo x >> '{0}'; echo tok-$(wc -l < '{0}')",
+            counter.display()
+        );
+        let source = TokenSource::command(sh(&script), Duration::from_secs(5));
+        let first = source.access_token().unwrap();
+        assert_eq!(source.access_token().unwrap(), first, "cached");
+        let second = source.force_refresh(&first).unwrap();
+        assert_ne!(second.secret(), first.secret());
+        assert!(format!("{second:?}").contains("hidden") && !format!("{second:?}").contains("tok"));
+    }
+
+    #[test]
+    fn the_token_file_is_private_and_replaced_atomically() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("tokens").join("a.json");
+        let record = TokenRecord {
+            token_url: "https://x/token".into(),
+            client_id: "c".into(),
+            account: Some("a@x.org".into()),
+            scopes: vec!["s".into()],
+            refresh_token: Some("rt-secret".into()),
+            access_token: Some("at-secret".into()),
+            expires_at: Some(now() + 3600),
+            updated_at: now(),
+        };
+        store::write(&path, &record).unwrap();
+        store::write(&path, &record).unwrap();
+        let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&path), 0o600);
+        assert_eq!(mode(path.parent().unwrap()), 0o700);
+        assert_eq!(store::read(&path).unwrap().unwrap(), record);
+        let names: Vec<_> = std::fs::read_dir(path.parent().unwrap())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        assert_eq!(names, ["a.json"], "no temporary file is left");
+        assert!(!format!("{record:?}").contains("secret"));
+    }
+}
