@@ -302,7 +302,8 @@ pub fn browser_login(settings: &Settings, account: Option<&str>) -> Result<Brows
         .local_addr()
         .map_err(|e| Error::Config(e.to_string()))?
         .port();
-    let redirect_uri = format!("http://127.0.0.1:{port}/");
+    // No path: Entra matches loopback redirect URIs without the port, as registered.
+    let redirect_uri = format!("http://127.0.0.1:{port}");
     let state = random_token(16)?;
     let verifier = random_token(32)?;
     let mut url = url::Url::parse(auth_url)
