@@ -156,7 +156,8 @@ pub(crate) fn current_or_refreshed(
         }
         if let Some(token) = token_of(&record) {
             let refused = rejected.is_some_and(|r| r.secret() == token.secret());
-            if !refused && token.expires_at().is_some() && token.is_fresh() {
+            // Without a known expiry the token is tried; a refusal brings us back here.
+            if !refused && token.is_fresh() {
                 return Ok(token);
             }
         }
