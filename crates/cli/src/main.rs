@@ -4,9 +4,10 @@
 mod register;
 
 use clap::{Parser, Subcommand};
-use mapishim_core::config::{BackendKind, ConfigSource, Settings};
+use mapishim_core::config::{ConfigSource, Settings};
 use mapishim_core::{Delivery, RawAttachment, RawRecipient, RawText, SendRequest};
 use mapishim_engine::Runtime;
+use mapishim_engine::registry::{self, Finding};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -229,44 +230,21 @@ fn config_check(app: Option<&str>) -> Result<(), String> {
     }
     match &runtime.composer {
         None => println!("composer:      none (dialog requests go to the backend)"),
-        Some(launcher) => match launcher.resolve() {
-            Ok(found) => println!(
-                "composer:      {} ({}{})",
-                found.kind.name(),
-                found.program.display(),
-                if found.via_wine {
-                    ", through Wine's start /unix"
-                } else {
-                    ""
-                }
-            ),
+        Some(composer) => match composer.check() {
+            Ok(found) => println!("composer:      {found}"),
             Err(why) => {
-                println!("composer:      {} (unavailable)", launcher.kind().name());
+                println!("composer:      {} (unavailable)", composer.name());
                 warnings.push(format!(
                     "composer: {why}; dialog requests will fail with MAPI_E_FAILURE"
                 ));
             }
         },
     }
-    if let (BackendKind::Sendmail, Some(sendmail)) = (s.backend, &s.sendmail) {
-        println!(
-            "sendmail:      {} {} (timeout {} s)",
-            sendmail.program.display(),
-            sendmail.args.join(" "),
-            sendmail.timeout_secs
-        );
-        if !sendmail.program.is_file() {
-            warnings.push(format!(
-                "sendmail program {} not found; sends will fail",
-                sendmail.program.display()
-            ));
+    for finding in (registry::backend_entry(s.backend).check)(s) {
+        match finding {
+            Finding::Line(label, text) => println!("{:<15}{text}", format!("{label}:")),
+            Finding::Warning(warning) => warnings.push(warning),
         }
-    }
-    if let (BackendKind::Forward, Some(forward)) = (s.backend, &s.forward) {
-        println!("forward to:    {} (loaded)", forward.library.display());
-    }
-    if let (BackendKind::Plugin, Some(plugin)) = (s.backend, &s.plugin) {
-        println!("plugin:        {} (loaded)", plugin.library.display());
     }
     for warning in &warnings {
         println!("warning:       {warning}");

@@ -125,6 +125,31 @@ impl Launcher {
     }
 }
 
+impl mapishim_core::DialogComposer for Launcher {
+    fn name(&self) -> &'static str {
+        self.kind().name()
+    }
+
+    fn open(&self, message: &Message) -> Result<Delivery> {
+        Launcher::open(self, message)
+    }
+
+    fn check(&self) -> std::result::Result<String, String> {
+        self.resolve().map(|found| {
+            format!(
+                "{} ({}{})",
+                found.kind.name(),
+                found.program.display(),
+                if found.via_wine {
+                    ", through Wine's start /unix"
+                } else {
+                    ""
+                }
+            )
+        })
+    }
+}
+
 /// Reaps the composer in the background, logging how it ended. The channel reports an
 /// early failure (exit status and the end of its error output) to a `MAPI_DIALOG` call
 /// still waiting.

@@ -48,3 +48,14 @@ pub trait Backend: Send + Sync {
     /// Called at `MAPILogoff` for a session `logon` accepted.
     fn logoff(&self, _session: usize) {}
 }
+
+/// Where `MAPI_DIALOG` requests go when a `[composer]` is configured: a program in which
+/// the user finishes the message. Called from any thread.
+pub trait DialogComposer: Send + Sync {
+    /// The configured kind's name (`xdg-email`, `auto`, …), for logs.
+    fn name(&self) -> &'static str;
+    /// Shows the message to the user; `Delivery::Opened` once it is shown.
+    fn open(&self, message: &Message) -> Result<Delivery>;
+    /// For `config check`: what would open the message, or why nothing can.
+    fn check(&self) -> std::result::Result<String, String>;
+}

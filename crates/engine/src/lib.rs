@@ -4,15 +4,16 @@
 #![forbid(unsafe_code)]
 
 mod logging;
+pub mod registry;
 
-use mapishim_composer::Launcher;
 use mapishim_core::RawRecipient;
 use mapishim_core::addressbook::AddressBook;
 use mapishim_core::compose::MessageBuilder;
 use mapishim_core::config::DEFAULT_RETENTION_HOURS;
-use mapishim_core::config::{BackendKind, ConfigSource, Settings, file_stamp};
+use mapishim_core::config::{ConfigSource, Settings, file_stamp};
 use mapishim_core::{
-    Backend, Delivery, LogonRequest, Mailbox, MapiCode, MapiError, Message, RawText, Result,
+    Backend, Delivery, DialogComposer, LogonRequest, Mailbox, MapiCode, MapiError, Message, RawText,
+    Result,
     SendRequest,
 };
 use mapishim_mailbox::{FindOptions, ReadMessage, ReadOptions, Store};
@@ -23,20 +24,10 @@ use std::time::Duration;
 use std::time::SystemTime;
 
 pub use logging::init_logging;
+pub use registry::smtp_backend;
 
 /// Sessions a process may hold open at once; beyond this callers are leaking handles.
 pub const MAX_SESSIONS: usize = 256;
-
-/// The SMTP backend of a configuration, when it has an `[smtp]` section; its spool is the
-/// outbox folder.
-pub fn smtp_backend(settings: &Settings) -> Option<mapishim_smtp::SmtpBackend> {
-    let smtp = settings.smtp.clone()?;
-    Some(mapishim_smtp::SmtpBackend::new(
-        smtp,
-        settings.outbox_dir.clone(),
-        settings.on_failure,
-    ))
-}
 
 /// Everything one configuration produces.
 pub struct Runtime {
@@ -44,43 +35,25 @@ pub struct Runtime {
     pub book: AddressBook,
     pub backend: Box<dyn Backend>,
     /// Where dialog requests go when a composer is configured.
-    pub composer: Option<Launcher>,
+    pub composer: Option<Box<dyn DialogComposer>>,
     /// The Maildir store behind the reading functions, with `[mailbox]`.
     pub mailbox: Option<Store>,
 }
 
-/// Builds the configured backend. Loading a library (forward, plugin) can fail; the error
-/// names the file.
+/// Builds the configured backend through its registry entry. Loading a library (forward,
+/// plugin) can fail; the error names the file.
 pub fn build_backend(settings: &Settings) -> Result<Box<dyn Backend>, String> {
-    let missing = |name: &str| format!("backend = \"{name}\" without [{name}]");
-    Ok(match settings.backend {
-        BackendKind::Outbox => Box::new(mapishim_outbox::Outbox::new(settings.outbox_dir.clone())),
-        BackendKind::Smtp => Box::new(smtp_backend(settings).ok_or_else(|| missing("smtp"))?),
-        BackendKind::Sendmail => Box::new(mapishim_sendmail::SendmailBackend::new(
-            settings
-                .sendmail
-                .clone()
-                .ok_or_else(|| missing("sendmail"))?,
-            settings.outbox_dir.clone(),
-        )),
-        BackendKind::Forward => Box::new(mapishim_forward::ForwardBackend::load(
-            settings
-                .forward
-                .as_ref()
-                .ok_or_else(|| missing("forward"))?,
-            settings.decoder,
-        )?),
-        BackendKind::Plugin => Box::new(mapishim_plugin_host::PluginBackend::load(
-            settings.plugin.as_ref().ok_or_else(|| missing("plugin"))?,
-        )?),
-    })
+    (registry::backend_entry(settings.backend).build)(settings)
 }
 
 impl Runtime {
     pub fn build(settings: Settings) -> Result<Runtime, String> {
         let book = AddressBook::load(&settings.vcards).map_err(|e| format!("address book: {e}"))?;
         let backend = build_backend(&settings)?;
-        let composer = settings.composer.clone().map(Launcher::new);
+        let composer = settings
+            .composer
+            .as_ref()
+            .and_then(registry::build_composer);
         let mailbox = settings.mailbox.as_ref().map(Store::new);
         Ok(Runtime {
             settings,

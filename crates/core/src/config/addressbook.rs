@@ -1,0 +1,17 @@
+//! `[addressbook]`: the vCard files names resolve against.
+use super::Ctx;
+use serde::Deserialize;
+use std::path::PathBuf;
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct AddressBookSection {
+    #[serde(default)]
+    vcard: Vec<PathBuf>,
+}
+
+impl AddressBookSection {
+    pub fn validate(&self, ctx: &Ctx<'_>) -> Vec<PathBuf> {
+        self.vcard.iter().map(|p| ctx.resolve(p)).collect()
+    }
+}

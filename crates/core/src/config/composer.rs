@@ -1,0 +1,90 @@
+//! `[composer]`: which mail composer `MAPI_DIALOG` requests open.
+use super::{ConfigError, Ctx};
+use serde::Deserialize;
+use std::path::PathBuf;
+use toml::Spanned;
+
+/// Which mail composer `MAPI_DIALOG` requests open. A new kind adds a variant here, a row
+/// in [`COMPOSER_KINDS`], and an entry in the engine's composer registry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ComposerKind {
+    XdgEmail,
+    Thunderbird,
+    Mailto,
+    /// The first available of xdg-email, Thunderbird, mailto (docs/decisions.md §2).
+    Auto,
+    /// Only in `[[route]]`: dialog requests of that program go to the backend.
+    None,
+}
+
+/// Every kind with its configuration name (the `kind` value).
+pub const COMPOSER_KINDS: &[(ComposerKind, &str)] = &[
+    (ComposerKind::XdgEmail, "xdg-email"),
+    (ComposerKind::Thunderbird, "thunderbird"),
+    (ComposerKind::Mailto, "mailto"),
+    (ComposerKind::Auto, "auto"),
+    (ComposerKind::None, "none"),
+];
+
+impl ComposerKind {
+    pub fn name(self) -> &'static str {
+        COMPOSER_KINDS
+            .iter()
+            .find(|(kind, _)| *kind == self)
+            .map_or("?", |(_, name)| name)
+    }
+}
+
+/// How long staged attachment copies are kept for the composer, by default.
+pub const DEFAULT_RETENTION_HOURS: u64 = 24;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ComposerSettings {
+    pub kind: ComposerKind,
+    /// Overrides the executable the kind would use.
+    pub program: Option<PathBuf>,
+    /// Staged attachment folders older than this are removed.
+    pub retention_hours: u64,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct ComposerSection {
+    kind: Spanned<ComposerKind>,
+    program: Option<PathBuf>,
+    retention_hours: Option<u64>,
+}
+
+impl ComposerSection {
+    pub fn validate(&self, ctx: &Ctx<'_>) -> Result<ComposerSettings, ConfigError> {
+        if self.retention_hours == Some(0) {
+            // Another call, or another program, may still be handing those files on.
+            return Err(ctx.error(
+                None,
+                Some("composer.retention_hours"),
+                "must be at least 1: staged files must outlive the composer reading them",
+            ));
+        }
+        if *self.kind.get_ref() == ComposerKind::None {
+            return Err(ctx.at(
+                &self.kind,
+                "composer.kind",
+                "\"none\" is for [[route]] entries; remove [composer] instead",
+            ));
+        }
+        Ok(ComposerSettings {
+            kind: *self.kind.get_ref(),
+            // A leading `/` is kept as written: under Wine it names a host program
+            // (xdg-email through `start /unix`), which no Windows path rule may touch.
+            program: self.program.as_deref().map(|p| {
+                if p.to_string_lossy().starts_with('/') {
+                    p.to_path_buf()
+                } else {
+                    ctx.resolve(p)
+                }
+            }),
+            retention_hours: self.retention_hours.unwrap_or(DEFAULT_RETENTION_HOURS),
+        })
+    }
+}

@@ -1,0 +1,225 @@
+//! Configuration: a TOML file whose key names are a public interface (docs/configuration.md).
+//!
+//! The path comes from `MAPISHIM_CONFIG`, else the platform's config folder. A missing
+//! default file means built-in defaults; a file that was named but is missing, or any
+//! problem inside a file, is an error that names the file, the line and the key
+//! (`file:line: key `name`: message`, built by [`ConfigError`]).
+//!
+//! One module per section. Each holds the section's schema (a `serde` struct with
+//! `deny_unknown_fields`, whose field order is the order error messages list keys in), the
+//! validated settings type it produces, and a `validate` that turns one into the other.
+//! [`Settings::from_toml`] only calls them, in a fixed order.
+//!
+//! - **A key in an existing section**: a field in that module's `…Section` (wrap it in
+//!   `Spanned` when its value can be wrong, so the error names its line), the matching
+//!   field in its settings type, and the check in its `validate`. Document it in
+//!   docs/configuration.md.
+//! - **A new section** (`[graph]`, say): a module `graph.rs` with `GraphSection`,
+//!   `GraphSettings` and `validate`; one field in [`FileConfig`] and one in [`Settings`];
+//!   one line in [`Settings::from_toml`].
+//! - **A new backend**: the section as above, a variant in [`BackendKind`] and a row in
+//!   [`BACKENDS`] (its name, its section, whether it is configured); then its crate and one
+//!   entry in the engine's backend registry (`crates/engine/src/registry.rs`), which builds
+//!   it and says what `config check` prints about it.
+//! - **A new composer kind**: a variant in [`ComposerKind`], a row in [`COMPOSER_KINDS`],
+//!   and one entry in the engine's composer registry.
+mod addressbook;
+mod backend;
+mod composer;
+mod error;
+mod forward;
+mod log;
+mod mailbox;
+mod outbox;
+mod plugin;
+mod route;
+mod sendmail;
+mod smtp;
+mod source;
+mod top;
+
+#[cfg(test)]
+mod tests;
+
+pub use backend::{BACKENDS, BackendKind, BackendSpec};
+pub use composer::{COMPOSER_KINDS, ComposerKind, ComposerSettings, DEFAULT_RETENTION_HOURS};
+pub use error::ConfigError;
+pub use forward::ForwardSettings;
+pub use log::{LOG_LEVEL_ENV, LOG_LEVELS};
+pub use mailbox::MailboxSettings;
+pub use plugin::PluginSettings;
+pub use route::Route;
+pub use sendmail::{DEFAULT_SENDMAIL, SendmailSettings};
+pub use smtp::{PasswordSource, Security, SmtpSettings};
+pub use source::{CONFIG_ENV, ConfigSource, data_dir, default_log_file, file_stamp};
+pub use top::OnFailure;
+
+pub(crate) use error::Ctx;
+
+use crate::Mailbox;
+use crate::text::TextDecoder;
+use serde::Deserialize;
+use std::path::{Path, PathBuf};
+use toml::Spanned;
+
+/// Network and program timeouts when the file sets none (docs/decisions.md §6).
+pub const DEFAULT_TIMEOUT_SECS: u64 = 30;
+
+/// The whole file: top-level keys, then one field per section.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    #[serde(default)]
+    backend: BackendKind,
+    from: Option<Spanned<String>>,
+    ansi_codepage: Option<Spanned<String>>,
+    #[serde(default)]
+    outbox: outbox::OutboxSection,
+    #[serde(default)]
+    addressbook: addressbook::AddressBookSection,
+    #[serde(default)]
+    log: log::LogSection,
+    on_failure: Option<OnFailure>,
+    smtp: Option<smtp::SmtpSection>,
+    composer: Option<composer::ComposerSection>,
+    sendmail: Option<sendmail::SendmailSection>,
+    forward: Option<forward::ForwardSection>,
+    plugin: Option<plugin::PluginSection>,
+    #[serde(default)]
+    route: Vec<route::RouteSection>,
+    mailbox: Option<mailbox::MailboxSection>,
+}
+
+/// A validated configuration.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// The file it came from; `None` for built-in defaults.
+    pub path: Option<PathBuf>,
+    pub backend: BackendKind,
+    pub from: Option<Mailbox>,
+    pub decoder: TextDecoder,
+    pub outbox_dir: PathBuf,
+    pub vcards: Vec<PathBuf>,
+    pub log_file: Option<PathBuf>,
+    pub log_level: String,
+    pub on_failure: OnFailure,
+    pub smtp: Option<SmtpSettings>,
+    pub composer: Option<ComposerSettings>,
+    pub sendmail: Option<SendmailSettings>,
+    pub forward: Option<ForwardSettings>,
+    pub plugin: Option<PluginSettings>,
+    pub routes: Vec<Route>,
+    pub mailbox: Option<MailboxSettings>,
+    /// The `app` pattern of the route [`Settings::for_app`] applied.
+    pub matched_route: Option<String>,
+    /// Problems that do not stop mail but that `config check` reports.
+    pub warnings: Vec<String>,
+}
+
+fn parse(ctx: &Ctx<'_>) -> Result<FileConfig, ConfigError> {
+    toml::from_str(ctx.text).map_err(|e| {
+        // serde names the offending key in backquotes.
+        let key = e.message().split('`').nth(1).map(str::to_string);
+        ConfigError {
+            key,
+            ..ctx.error(e.span(), None, e.message().trim())
+        }
+    })
+}
+
+impl Settings {
+    pub fn from_toml(text: &str, path: Option<&Path>) -> Result<Settings, ConfigError> {
+        let ctx = Ctx { text, path };
+        let file = parse(&ctx)?;
+        let mut warnings = Vec::new();
+        let from = top::from(file.from.as_ref(), &ctx)?;
+        let decoder = top::decoder(file.ansi_codepage.as_ref(), &ctx)?;
+        let (log_file, log_level) = file.log.validate(&ctx)?;
+        let outbox_dir = file.outbox.validate(&ctx)?;
+        let smtp = smtp::validate(
+            file.smtp.as_ref(),
+            file.backend == BackendKind::Smtp,
+            &ctx,
+            &mut warnings,
+        )?;
+        let composer = file
+            .composer
+            .as_ref()
+            .map(|c| c.validate(&ctx))
+            .transpose()?;
+        let uses_sendmail = file.backend == BackendKind::Sendmail
+            || file
+                .route
+                .iter()
+                .any(|r| r.backend() == Some(BackendKind::Sendmail));
+        let sendmail = sendmail::validate(file.sendmail.as_ref(), uses_sendmail, &ctx)?;
+        let mut settings = Settings {
+            path: path.map(Path::to_path_buf),
+            backend: file.backend,
+            from,
+            decoder,
+            outbox_dir,
+            vcards: file.addressbook.validate(&ctx),
+            log_file,
+            log_level,
+            on_failure: file.on_failure.unwrap_or_default(),
+            smtp,
+            composer,
+            sendmail,
+            forward: file.forward.as_ref().map(|f| f.validate(&ctx)),
+            plugin: file.plugin.as_ref().map(|p| p.validate(&ctx)),
+            routes: Vec::new(),
+            mailbox: None,
+            matched_route: None,
+            warnings,
+        };
+        // Checks across sections, once every section is known.
+        backend::validate(&settings, &ctx)?;
+        settings.mailbox = file
+            .mailbox
+            .as_ref()
+            .map(|m| m.validate(&ctx))
+            .transpose()?;
+        settings.routes = file
+            .route
+            .iter()
+            .map(|r| r.validate(&settings, &ctx))
+            .collect::<Result<_, _>>()?;
+        Ok(settings)
+    }
+
+    /// The settings a program uses: the first `[[route]]` whose pattern matches its file
+    /// name replaces `backend` and/or the composer kind.
+    pub fn for_app(mut self, app: &str) -> Settings {
+        let Some(route) = self.routes.iter().find(|r| r.matches(app)).cloned() else {
+            return self;
+        };
+        if let Some(backend) = route.backend {
+            self.backend = backend;
+        }
+        match route.composer {
+            Some(ComposerKind::None) => self.composer = None,
+            Some(kind) => {
+                // The [composer] program override belongs to the kind it was written for.
+                let same_kind = self.composer.as_ref().is_some_and(|c| c.kind == kind);
+                let retention_hours = self
+                    .composer
+                    .as_ref()
+                    .map_or(DEFAULT_RETENTION_HOURS, |c| c.retention_hours);
+                let program = self
+                    .composer
+                    .take()
+                    .filter(|_| same_kind)
+                    .and_then(|c| c.program);
+                self.composer = Some(ComposerSettings {
+                    kind,
+                    program,
+                    retention_hours,
+                });
+            }
+            None => {}
+        }
+        self.matched_route = Some(route.app.as_str().to_string());
+        self
+    }
+}

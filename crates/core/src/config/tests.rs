@@ -1,0 +1,151 @@
+use super::*;
+use std::path::{Path, PathBuf};
+
+#[test]
+fn full_example_parses() {
+    let text = r#"
+backend = "outbox"
+from = "Name <addr@example.org>"
+ansi_codepage = "windows-1252"
+[outbox]
+dir = "out"
+[addressbook]
+vcard = ["/path/contacts.vcf"]
+[log]
+file = "/tmp/mapishim.log"
+level = "debug"
+"#;
+    let s = Settings::from_toml(text, Some(Path::new("/etc/mapishim/config.toml"))).unwrap();
+    assert_eq!(s.outbox_dir, PathBuf::from("/etc/mapishim/out"));
+    assert_eq!(s.from.unwrap().address, "addr@example.org");
+    assert_eq!(s.decoder.ansi_name(), "windows-1252");
+    assert_eq!(s.log_level, "debug");
+}
+
+#[test]
+fn unknown_key_names_line_and_key() {
+    let text = "backend = \"outbox\"\n[outbox]\ndir = \"/x\"\ndirectory = \"/y\"\n";
+    let e = Settings::from_toml(text, Some(Path::new("c.toml"))).unwrap_err();
+    assert_eq!(e.line, Some(4));
+    assert_eq!(e.key.as_deref(), Some("directory"));
+    assert!(
+        e.to_string().starts_with("c.toml:4: key `directory`"),
+        "{e}"
+    );
+}
+
+#[test]
+fn bad_values_name_their_key() {
+    let e = Settings::from_toml("\n\nfrom = \"not an address\"\n", None).unwrap_err();
+    assert_eq!((e.line, e.key.as_deref()), (Some(3), Some("from")));
+    let e = Settings::from_toml("ansi_codepage = \"klingon\"\n", None).unwrap_err();
+    assert_eq!(e.key.as_deref(), Some("ansi_codepage"));
+    let e = Settings::from_toml("[log]\nlevel = \"loud\"\n", None).unwrap_err();
+    assert_eq!((e.line, e.key.as_deref()), (Some(2), Some("log.level")));
+    let e = Settings::from_toml("backend = \"carrier-pigeon\"\n", None).unwrap_err();
+    assert_eq!(e.line, Some(1));
+}
+
+#[test]
+fn smtp_rules() {
+    let ok = Settings::from_toml(
+        "backend = \"smtp\"\n[smtp]\nhost = \"127.0.0.1\"\nsecurity = \"none\"\n",
+        None,
+    )
+    .unwrap();
+    assert_eq!(ok.smtp.unwrap().port, 25);
+    let e = Settings::from_toml("backend = \"smtp\"\n", None).unwrap_err();
+    assert_eq!(e.key.as_deref(), Some("smtp"));
+    let e = Settings::from_toml(
+        "[smtp]\nhost = \"mail.example.org\"\nsecurity = \"none\"\n",
+        None,
+    )
+    .unwrap_err();
+    assert_eq!(e.key.as_deref(), Some("smtp.security"));
+    let e = Settings::from_toml(
+        "[smtp]\nhost = \"localhost\"\nsecurity = \"none\"\nusername = \"u\"\n",
+        None,
+    )
+    .unwrap_err();
+    assert_eq!(e.key.as_deref(), Some("smtp.username"));
+    let s = Settings::from_toml(
+        "[smtp]\nhost = \"mail.example.org\"\nusername = \"u\"\npassword = \"p\"\n",
+        None,
+    )
+    .unwrap();
+    assert_eq!(s.warnings.len(), 1);
+    assert!(
+        !format!("{:?}", s.smtp).contains("\"p\""),
+        "passwords never reach Debug output"
+    );
+}
+
+#[test]
+fn mailbox_section() {
+    let text = "[mailbox]\nmaildir = \"Mail/INBOX\"\ntrash = \"/m/Trash\"\n";
+    let s = Settings::from_toml(text, Some(Path::new("/etc/mapishim/config.toml"))).unwrap();
+    let m = s.mailbox.unwrap();
+    assert_eq!(m.maildir, PathBuf::from("/etc/mapishim/Mail/INBOX"));
+    assert_eq!(m.drafts, None);
+    assert_eq!(m.trash, Some(PathBuf::from("/m/Trash")));
+    assert!(Settings::from_toml("", None).unwrap().mailbox.is_none());
+
+    let e = Settings::from_toml("[mailbox]\nmaildir = \"/m\"\nsent = \"/s\"\n", None).unwrap_err();
+    assert_eq!((e.line, e.key.as_deref()), (Some(3), Some("sent")));
+    let e = Settings::from_toml("\n[mailbox]\ndrafts = \"/d\"\n", None).unwrap_err();
+    assert_eq!(e.key.as_deref(), Some("maildir"), "{e}");
+    assert_eq!(e.line, Some(2), "{e}");
+    let e = Settings::from_toml("[mailbox]\nmaildir = \"/m\"\ntrash = \"\"\n", None).unwrap_err();
+    assert_eq!((e.line, e.key.as_deref()), (Some(3), Some("mailbox.trash")));
+}
+
+#[test]
+fn composer_and_routes() {
+    let e = Settings::from_toml("[composer]\nkind = \"mailto\"\nretention_hours = 0\n", None)
+        .unwrap_err();
+    assert_eq!(e.key.as_deref(), Some("composer.retention_hours"));
+    let e =
+        Settings::from_toml("[[route]]\napp = \"x*\"\nbackend = \"forward\"\n", None).unwrap_err();
+    assert_eq!((e.line, e.key.as_deref()), (Some(3), Some("route.backend")));
+    let s = Settings::from_toml(
+        "[composer]\nkind = \"thunderbird\"\nprogram = \"/opt/tb\"\n[[route]]\napp = \"SAGE*.exe\"\ncomposer = \"mailto\"\n[[route]]\napp = \"scan*\"\ncomposer = \"none\"\n",
+        None,
+    )
+    .unwrap();
+    let sage = s.clone().for_app("sage50.EXE");
+    let composer = sage.composer.unwrap();
+    assert_eq!(
+        (composer.kind, composer.program),
+        (ComposerKind::Mailto, None)
+    );
+    assert!(s.clone().for_app("scanner").composer.is_none());
+    let other = s.for_app("writer.exe").composer.unwrap();
+    assert_eq!(other.program, Some(PathBuf::from("/opt/tb")));
+}
+
+#[test]
+fn named_but_missing_file_is_an_error() {
+    let missing = ConfigSource::Named(PathBuf::from("/nonexistent/mapishim.toml"));
+    assert!(missing.load().is_err());
+    let absent_default = ConfigSource::Default(PathBuf::from("/nonexistent/mapishim.toml"));
+    assert!(absent_default.load().is_ok());
+}
+
+#[test]
+fn backend_and_composer_tables_match_the_file_names() {
+    for spec in BACKENDS {
+        let s = Settings::from_toml(&format!("backend = {:?}\n", spec.name), None);
+        // Parsing may fail for want of a section, never for an unknown name.
+        match s {
+            Ok(s) => assert_eq!(s.backend, spec.kind),
+            Err(e) => assert!(e.message.contains("section"), "{}: {e}", spec.name),
+        }
+        assert_eq!(spec.kind.name(), spec.name);
+    }
+    for (kind, name) in COMPOSER_KINDS {
+        let text = format!("[[route]]\napp = \"x\"\ncomposer = {name:?}\n");
+        let s = Settings::from_toml(&text, None).unwrap();
+        assert_eq!(s.routes[0].composer, Some(*kind));
+        assert_eq!(kind.name(), *name);
+    }
+}

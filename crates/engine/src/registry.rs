@@ -1,0 +1,161 @@
+//! One entry per backend and per composer kind: how each is built from the settings and
+//! what `config check` says about it. The configuration side (name, section, schema) is in
+//! `mapishim_core::config`; adding a backend is a crate, a section module there, and one
+//! entry here (see the module doc of `mapishim_core::config`).
+use mapishim_composer::Launcher;
+use mapishim_core::config::{BackendKind, ComposerKind, ComposerSettings, Settings};
+use mapishim_core::{Backend, DialogComposer};
+
+/// What `config check` reports about a backend beyond the schema.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Finding {
+    /// A `label: text` line of the report.
+    Line(&'static str, String),
+    /// A problem that does not stop mail.
+    Warning(String),
+}
+
+pub struct BackendEntry {
+    pub kind: BackendKind,
+    /// Checks that need more than the file: programs and libraries on disk.
+    pub check: fn(&Settings) -> Vec<Finding>,
+    /// Builds it; loading a library can fail, and the error names the file.
+    pub build: fn(&Settings) -> Result<Box<dyn Backend>, String>,
+}
+
+pub static BACKENDS: &[BackendEntry] = &[
+    BackendEntry {
+        kind: BackendKind::Outbox,
+        check: |_| Vec::new(),
+        build: |s| Ok(Box::new(mapishim_outbox::Outbox::new(s.outbox_dir.clone()))),
+    },
+    BackendEntry {
+        kind: BackendKind::Smtp,
+        // `config check` reports [smtp] whatever the backend: `outbox flush` uses it too.
+        check: |_| Vec::new(),
+        build: |s| Ok(Box::new(smtp_backend(s).ok_or_else(|| missing(s))?)),
+    },
+    BackendEntry {
+        kind: BackendKind::Sendmail,
+        check: check_sendmail,
+        build: |s| {
+            Ok(Box::new(mapishim_sendmail::SendmailBackend::new(
+                s.sendmail.clone().ok_or_else(|| missing(s))?,
+                s.outbox_dir.clone(),
+            )))
+        },
+    },
+    BackendEntry {
+        kind: BackendKind::Forward,
+        check: |s| library_line("forward to", s.forward.as_ref().map(|f| &f.library)),
+        build: |s| {
+            let forward = s.forward.as_ref().ok_or_else(|| missing(s))?;
+            Ok(Box::new(mapishim_forward::ForwardBackend::load(
+                forward, s.decoder,
+            )?))
+        },
+    },
+    BackendEntry {
+        kind: BackendKind::Plugin,
+        check: |s| library_line("plugin", s.plugin.as_ref().map(|p| &p.library)),
+        build: |s| {
+            let plugin = s.plugin.as_ref().ok_or_else(|| missing(s))?;
+            Ok(Box::new(mapishim_plugin_host::PluginBackend::load(plugin)?))
+        },
+    },
+];
+
+pub struct ComposerEntry {
+    pub kinds: &'static [ComposerKind],
+    pub build: fn(&ComposerSettings) -> Box<dyn DialogComposer>,
+}
+
+pub static COMPOSERS: &[ComposerEntry] = &[ComposerEntry {
+    kinds: &[
+        ComposerKind::XdgEmail,
+        ComposerKind::Thunderbird,
+        ComposerKind::Mailto,
+        ComposerKind::Auto,
+    ],
+    build: |c| Box::new(Launcher::new(c.clone())),
+}];
+
+pub fn backend_entry(kind: BackendKind) -> &'static BackendEntry {
+    BACKENDS
+        .iter()
+        .find(|e| e.kind == kind)
+        .expect("every BackendKind has a registry entry")
+}
+
+/// The composer for `[composer]`; `None` for a kind no entry builds (`none`).
+pub fn build_composer(settings: &ComposerSettings) -> Option<Box<dyn DialogComposer>> {
+    COMPOSERS
+        .iter()
+        .find(|e| e.kinds.contains(&settings.kind))
+        .map(|e| (e.build)(settings))
+}
+
+/// The SMTP backend of a configuration, when it has an `[smtp]` section; its spool is the
+/// outbox folder.
+pub fn smtp_backend(settings: &Settings) -> Option<mapishim_smtp::SmtpBackend> {
+    let smtp = settings.smtp.clone()?;
+    Some(mapishim_smtp::SmtpBackend::new(
+        smtp,
+        settings.outbox_dir.clone(),
+        settings.on_failure,
+    ))
+}
+
+fn missing(settings: &Settings) -> String {
+    let spec = settings.backend.spec();
+    format!("backend = \"{}\" without [{}]", spec.name, spec.section)
+}
+
+fn check_sendmail(settings: &Settings) -> Vec<Finding> {
+    let Some(sendmail) = &settings.sendmail else {
+        return Vec::new();
+    };
+    let mut findings = vec![Finding::Line(
+        "sendmail",
+        format!(
+            "{} {} (timeout {} s)",
+            sendmail.program.display(),
+            sendmail.args.join(" "),
+            sendmail.timeout_secs
+        ),
+    )];
+    if !sendmail.program.is_file() {
+        findings.push(Finding::Warning(format!(
+            "sendmail program {} not found; sends will fail",
+            sendmail.program.display()
+        )));
+    }
+    findings
+}
+
+/// The runtime was built, so the library loaded.
+fn library_line(label: &'static str, library: Option<&std::path::PathBuf>) -> Vec<Finding> {
+    library
+        .map(|l| Finding::Line(label, format!("{} (loaded)", l.display())))
+        .into_iter()
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use mapishim_core::config::{BACKENDS as SPECS, COMPOSER_KINDS};
+
+    #[test]
+    fn every_backend_and_composer_kind_has_one_entry() {
+        for spec in SPECS {
+            let entries = BACKENDS.iter().filter(|e| e.kind == spec.kind).count();
+            assert_eq!(entries, 1, "backend {}", spec.name);
+        }
+        for (kind, name) in COMPOSER_KINDS {
+            let entries = COMPOSERS.iter().filter(|e| e.kinds.contains(kind)).count();
+            let expected = usize::from(*kind != ComposerKind::None);
+            assert_eq!(entries, expected, "composer kind {name}");
+        }
+    }
+}
