@@ -12,9 +12,8 @@ use mapishim_core::compose::MessageBuilder;
 use mapishim_core::config::DEFAULT_RETENTION_HOURS;
 use mapishim_core::config::{ConfigSource, Settings, file_stamp};
 use mapishim_core::{
-    Backend, Delivery, DialogComposer, LogonRequest, Mailbox, MapiCode, MapiError, Message, RawText,
-    Result,
-    SendRequest,
+    Backend, Delivery, DialogComposer, LogonRequest, Mailbox, MapiCode, MapiError, Message,
+    RawText, Result, SendRequest,
 };
 use mapishim_mailbox::{FindOptions, ReadMessage, ReadOptions, Store};
 use std::collections::HashMap;

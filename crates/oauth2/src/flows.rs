@@ -106,7 +106,7 @@ pub fn refresh(settings: &Settings, record: &TokenRecord) -> Result<TokenRecord,
     let Some(refresh_token) = record.refresh_token.clone() else {
         return Err(Error::LoginRequired("no refresh token is stored".into()));
     };
-    let secret = settings.client_secret()?;
+    let secret = crate::client_secret(settings)?;
     let scope = scope(settings);
     let form = with_client(
         settings,
@@ -193,7 +193,7 @@ pub fn device_login(
     };
     check_endpoint("oauth2.device_authorization_url", device_url).map_err(Error::Config)?;
     let http = http(settings)?;
-    let secret = settings.client_secret()?;
+    let secret = crate::client_secret(settings)?;
     let scope = scope(settings);
     let form = with_client(settings, &secret, vec![("scope", &scope)]);
     let answer = http.post_form(device_url, &form)?;
@@ -431,7 +431,7 @@ impl BrowserLogin {
         account: Option<&str>,
         code: &str,
     ) -> Result<TokenRecord, Error> {
-        let secret = settings.client_secret()?;
+        let secret = crate::client_secret(settings)?;
         let form = with_client(
             settings,
             &secret,

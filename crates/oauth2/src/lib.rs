@@ -16,51 +16,24 @@ pub use flows::{BrowserLogin, DevicePrompt, browser_login, device_login, refresh
 pub use http::check_endpoint;
 pub use store::{Status, TokenRecord, default_token_file, logout, status};
 
-use std::path::PathBuf;
 use std::sync::Mutex;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// An access token is refreshed when less than this remains.
 pub const REFRESH_MARGIN: Duration = Duration::from_secs(5 * 60);
 
-/// How `mapishim auth login` signs in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Flow {
-    /// RFC 8628: a code the user enters on another device; Microsoft's default.
-    Device,
-    /// Authorization code + PKCE with a redirect to 127.0.0.1; required by Google.
-    Browser,
-}
+/// The `[oauth2]` settings (presets applied) and the sign-in flow, from the configuration.
+pub use mapishim_core::config::{OAuth2Flow as Flow, OAuth2Settings as Settings};
 
-/// The `[oauth2]` settings with presets applied.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Settings {
-    pub client_id: String,
-    /// Name of the environment variable holding the client secret, for providers that
-    /// require one for installed apps (Google).
-    pub client_secret_env: Option<String>,
-    pub flow: Flow,
-    pub scopes: Vec<String>,
-    pub device_authorization_url: Option<String>,
-    pub authorization_url: Option<String>,
-    pub token_url: String,
-    pub token_file: PathBuf,
-    /// Extra trusted roots (PEM), as for SMTP.
-    pub ca_file: Option<PathBuf>,
-    /// Bound for every HTTP request and for waiting on the token file's lock.
-    pub timeout: Duration,
-}
-
-impl Settings {
-    fn client_secret(&self) -> Result<Option<String>, Error> {
-        match &self.client_secret_env {
-            None => Ok(None),
-            Some(var) => std::env::var(var).map(Some).map_err(|_| {
-                Error::Config(format!(
-                    "oauth2.client_secret_env: environment variable {var} is not set"
-                ))
-            }),
-        }
+/// The client secret from the environment variable `client_secret_env` names.
+fn client_secret(settings: &Settings) -> Result<Option<String>, Error> {
+    match &settings.client_secret_env {
+        None => Ok(None),
+        Some(var) => std::env::var(var).map(Some).map_err(|_| {
+            Error::Config(format!(
+                "oauth2.client_secret_env: environment variable {var} is not set"
+            ))
+        }),
     }
 }
 
@@ -178,6 +151,20 @@ impl TokenSource {
 
     pub fn stored(settings: Settings) -> Self {
         Self::with_kind(Kind::Stored(settings))
+    }
+
+    /// What a backend with a token `auth` uses: `command` when given (a helper such as
+    /// pizauth), else the built-in sign-in of `[oauth2]`; `None` when neither is set.
+    pub fn configured(
+        command: Option<&[String]>,
+        oauth2: Option<&Settings>,
+        timeout: Duration,
+    ) -> Option<Self> {
+        match (command, oauth2) {
+            (Some(command), _) => Some(Self::command(command.to_vec(), timeout)),
+            (None, Some(settings)) => Some(Self::stored(settings.clone())),
+            (None, None) => None,
+        }
     }
 
     fn with_kind(kind: Kind) -> Self {

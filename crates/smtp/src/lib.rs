@@ -16,7 +16,7 @@ use lettre::transport::smtp::authentication::{Credentials, Mechanism};
 use lettre::transport::smtp::client::{Certificate, SmtpConnection, TlsParameters};
 use lettre::transport::smtp::commands::{Data, Mail, Rcpt, Rset};
 use lettre::transport::smtp::extension::{ClientId, MailBodyParameter, MailParameter};
-use mapishim_core::config::{OnFailure, PasswordSource, Security, SmtpSettings};
+use mapishim_core::config::{OnFailure, PasswordSource, Security, SmtpAuth, SmtpSettings};
 use mapishim_core::mime::{self, BccHeader};
 use mapishim_core::{Backend, Delivery, LogonRequest, MapiCode, MapiError, Message, Result};
 use mapishim_oauth2::TokenSource;
@@ -200,6 +200,24 @@ impl SmtpBackend {
         }
     }
 
+    /// For `auth = "xoauth2" | "oauthbearer"`: the tokens from `oauth2_token_command` or
+    /// the built-in sign-in of `[oauth2]`. Nothing changes for password authentication.
+    pub fn with_oauth2(self, oauth2: Option<&mapishim_core::config::OAuth2Settings>) -> Self {
+        let mechanism = match self.settings.auth {
+            SmtpAuth::Password => return self,
+            SmtpAuth::Xoauth2 => sasl::Mechanism::Xoauth2,
+            SmtpAuth::Oauthbearer => sasl::Mechanism::OAuthBearer,
+        };
+        match TokenSource::configured(
+            self.settings.oauth2_token_command.as_deref(),
+            oauth2,
+            self.timeout(),
+        ) {
+            Some(tokens) => self.with_oauth(mechanism, tokens),
+            None => self,
+        }
+    }
+
     /// Authenticates with bearer tokens from `tokens` instead of a password.
     pub fn with_oauth(mut self, mechanism: sasl::Mechanism, tokens: TokenSource) -> Self {
         self.oauth = Some((mechanism, tokens));
@@ -286,6 +304,13 @@ impl SmtpBackend {
             ));
         }
         let Some((mechanism, tokens)) = &self.oauth else {
+            if self.settings.auth.uses_tokens() {
+                // The configuration requires a source; never fall back to a password.
+                return Err(Failure::Auth(format!(
+                    "auth = \"{}\" without oauth2_token_command or [oauth2]",
+                    self.settings.auth.name()
+                )));
+            }
             let credentials = Credentials::new(user.clone(), self.password()?);
             conn.auth(&[Mechanism::Plain, Mechanism::Login], &credentials)
                 .map_err(|e| password_refused(user, e))?;
