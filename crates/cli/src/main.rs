@@ -1,6 +1,8 @@
 //! `mapishim`: check the configuration, send a test message, resolve names, see the outbox.
 #![forbid(unsafe_code)]
 
+mod auth;
+mod init;
 mod register;
 
 use clap::{Parser, Subcommand};
@@ -28,6 +30,11 @@ enum Command {
     Config {
         #[command(subcommand)]
         action: ConfigAction,
+    },
+    /// OAuth2 sign-in for Microsoft 365, Outlook.com and Gmail accounts (docs/accounts.md).
+    Auth {
+        #[command(subcommand)]
+        action: AuthAction,
     },
     /// Send a test message through the configured backend, exactly as MAPISendMail would.
     Send {
@@ -113,6 +120,37 @@ enum ConfigAction {
         #[arg(long)]
         app: Option<String>,
     },
+    /// Write a commented configuration for a new user (then run `mapishim auth login`).
+    Init {
+        /// A preset: microsoft365, outlook.com or gmail.
+        #[arg(long, conflicts_with = "host")]
+        provider: Option<String>,
+        /// The mailbox: the sender and the SMTP user name.
+        #[arg(long)]
+        address: String,
+        /// The application (client) ID of your app registration (docs/accounts.md).
+        #[arg(long)]
+        client_id: Option<String>,
+        /// smtp, or graph (Microsoft accounts whose tenant disables SMTP AUTH).
+        #[arg(long, default_value = "smtp")]
+        backend: String,
+        /// Any other SMTP server, with a password from a program.
+        #[arg(long)]
+        host: Option<String>,
+        /// Replace an existing file (it is kept as <file>.bak).
+        #[arg(long)]
+        force: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum AuthAction {
+    /// Sign in with the flow `[oauth2]` names and store the tokens.
+    Login,
+    /// Show the stored sign-in: account, scopes, expiry (never a token); exits 1 without one.
+    Status,
+    /// Delete the stored tokens.
+    Logout,
 }
 
 #[derive(Subcommand)]
@@ -214,19 +252,50 @@ fn config_check(app: Option<&str>) -> Result<(), String> {
         s.log_level
     );
     if let Some(smtp) = &s.smtp {
+        let credentials = if smtp.auth.uses_tokens() {
+            let source = match (&smtp.oauth2_token_command, &s.oauth2) {
+                (Some(c), _) => format!("oauth2_token_command {c:?}"),
+                (None, Some(o)) => format!("token file {}", o.token_file.display()),
+                (None, None) => "nowhere".into(),
+            };
+            format!("auth {}, token from {source}", smtp.auth.name())
+        } else {
+            format!(
+                "password from {}",
+                smtp.password
+                    .as_ref()
+                    .map(|p| format!("{p:?}"))
+                    .unwrap_or_else(|| "nowhere".into())
+            )
+        };
         println!(
-            "smtp:          {}:{} ({:?}), user {}, password from {}, timeout {} s, on failure: {:?}",
+            "smtp:          {}:{} ({:?}{}), user {}, {credentials}, timeout {} s, on failure: {:?}",
             smtp.host,
             smtp.port,
             smtp.security,
+            smtp.provider
+                .map(|p| format!(", preset {}", p.name()))
+                .unwrap_or_default(),
             smtp.username.as_deref().unwrap_or("(none)"),
-            smtp.password
-                .as_ref()
-                .map(|p| format!("{p:?}"))
-                .unwrap_or_else(|| "nowhere".into()),
             smtp.timeout_secs,
             s.on_failure
         );
+    }
+    if let Some(oauth2) = &s.oauth2 {
+        println!(
+            "oauth2:        client_id {}, flow {}, scopes {}, token_url {}",
+            oauth2.client_id,
+            match oauth2.flow {
+                mapishim_core::config::OAuth2Flow::Device => "device",
+                mapishim_core::config::OAuth2Flow::Browser => "browser",
+            },
+            oauth2.scopes.join(" "),
+            oauth2.token_url
+        );
+        let (lines, _) = auth::status_lines(oauth2);
+        for (label, text) in lines.into_iter().filter(|(l, _)| *l != "token file") {
+            println!("{:<15}{text}", format!("{label}:"));
+        }
     }
     match &runtime.composer {
         None => println!("composer:      none (dialog requests go to the backend)"),
@@ -250,6 +319,45 @@ fn config_check(app: Option<&str>) -> Result<(), String> {
         println!("warning:       {warning}");
     }
     println!("OK");
+    Ok(())
+}
+
+fn config_init(options: init::Init) -> Result<(), String> {
+    let source = ConfigSource::locate();
+    let path = source
+        .path()
+        .ok_or("no configuration path on this system: set MAPISHIM_CONFIG")?
+        .to_path_buf();
+    init::run(&options, &path)?;
+    let settings = Settings::from_toml(
+        &std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?,
+        Some(&path),
+    )
+    .map_err(|e| e.to_string())?;
+    for warning in &settings.warnings {
+        println!("warning: {warning}");
+    }
+    if settings.oauth2.is_some() {
+        let ready = settings
+            .oauth2
+            .as_ref()
+            .is_some_and(|o| o.client_id != mapishim_core::config::PLACEHOLDER_CLIENT_ID);
+        if !ready {
+            println!(
+                "next: put your app's client ID in [oauth2] client_id (docs/accounts.md), then run `mapishim auth login`"
+            );
+        } else if std::io::IsTerminal::is_terminal(&std::io::stdin()) {
+            print!("Sign in now? [Y/n] ");
+            let _ = std::io::Write::flush(&mut std::io::stdout());
+            let mut answer = String::new();
+            let _ = std::io::stdin().read_line(&mut answer);
+            if !answer.trim().to_ascii_lowercase().starts_with('n') {
+                return auth::login(&settings);
+            }
+        } else {
+            println!("next: run `mapishim auth login`");
+        }
+    }
     Ok(())
 }
 
@@ -526,6 +634,37 @@ fn main() -> ExitCode {
         Command::Config {
             action: ConfigAction::Check { app },
         } => config_check(app.as_deref()),
+        Command::Config {
+            action:
+                ConfigAction::Init {
+                    provider,
+                    address,
+                    client_id,
+                    backend,
+                    host,
+                    force,
+                },
+        } => config_init(init::Init {
+            provider,
+            address,
+            client_id,
+            backend,
+            host,
+            force,
+        }),
+        Command::Auth {
+            action: AuthAction::Login,
+        } => load().and_then(|(_, s)| auth::login(&s)),
+        Command::Auth {
+            action: AuthAction::Status,
+        } => match load().and_then(|(_, s)| auth::status(&s)) {
+            Ok(true) => Ok(()),
+            Ok(false) => return ExitCode::FAILURE,
+            Err(e) => Err(e),
+        },
+        Command::Auth {
+            action: AuthAction::Logout,
+        } => load().and_then(|(_, s)| auth::logout(&s)),
         Command::Send {
             to,
             cc,

@@ -22,6 +22,12 @@ pub trait Backend: Send + Sync {
     fn name(&self) -> &'static str;
     fn send(&self, message: &Message) -> Result<Delivery>;
 
+    /// `send` on behalf of the `MAPILogon` session `session` (0: the shared session), for
+    /// backends that keep per-session state (SMTP keeps each session's own connection).
+    fn send_in_session(&self, _session: usize, message: &Message) -> Result<Delivery> {
+        self.send(message)
+    }
+
     /// Pass-through backends (`forward`) take the request before recipients are resolved,
     /// so that their provider resolves them. `None`: not handled here, `send` gets it.
     fn send_request(&self, _session: usize, _request: &SendRequest) -> Option<Result<Delivery>> {

@@ -246,7 +246,7 @@ impl Runtime {
         }
         let message = self.prepare(session, request)?;
         tracing::debug!(subject = %message.subject, "message prepared");
-        self.backend.send(&message)
+        self.backend.send_in_session(session, &message)
     }
 
     pub fn resolve(&self, session: usize, name: &RawText, narrow_is_utf8: bool) -> Result<Mailbox> {

@@ -107,11 +107,10 @@ pub fn build_composer(settings: &ComposerSettings) -> Option<Box<dyn DialogCompo
 /// outbox folder.
 pub fn smtp_backend(settings: &Settings) -> Option<mapishim_smtp::SmtpBackend> {
     let smtp = settings.smtp.clone()?;
-    Some(mapishim_smtp::SmtpBackend::new(
-        smtp,
-        settings.outbox_dir.clone(),
-        settings.on_failure,
-    ))
+    Some(
+        mapishim_smtp::SmtpBackend::new(smtp, settings.outbox_dir.clone(), settings.on_failure)
+            .with_oauth2(settings.oauth2.as_ref()),
+    )
 }
 
 fn missing(settings: &Settings) -> String {

@@ -11,16 +11,13 @@
 use mapishim_core::config::SendmailSettings;
 use mapishim_core::mime::{self, BccHeader};
 use mapishim_core::{Backend, Delivery, MapiCode, MapiError, Message, Result};
-use std::io::{Read, Seek, SeekFrom, Write};
+use std::io::{Seek, SeekFrom, Write};
 use std::path::PathBuf;
-use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::mpsc;
-use std::time::{Duration, Instant};
+use std::process::{Command, Stdio};
+use std::time::Duration;
 
 /// Error output kept for the log and the failure reason.
 const MAX_STDERR: usize = 4096;
-/// How long to wait for the pipes to close after the program exited.
-const PIPE_GRACE: Duration = Duration::from_secs(2);
 
 pub struct SendmailBackend {
     settings: SendmailSettings,
@@ -57,36 +54,21 @@ impl SendmailBackend {
                 self.settings.program.display()
             )
         })?;
-        let mut child = self
-            .command(message)
-            .stdin(Stdio::from(input))
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .map_err(|e| format!("cannot start {}: {e}", self.settings.program.display()))?;
-        let output = collect_output(&mut child);
         let timeout = Duration::from_secs(self.settings.timeout_secs);
-        let Some(status) = wait_with_timeout(&mut child, timeout) else {
-            // The helper threads are left to finish on their own: a grandchild may still
-            // hold the pipes, and waiting for it is what the timeout exists to avoid.
-            return Err(format!(
-                "{} did not finish within {} s and was stopped",
-                self.settings.program.display(),
-                self.settings.timeout_secs
-            ));
-        };
-        // A background child the program left behind (queue runners do that) may keep the
-        // output pipes open, so this wait is bounded too.
-        let output = output.recv_timeout(PIPE_GRACE).unwrap_or_default();
-        let output = output.trim();
-        match status {
+        let program = self.settings.program.display();
+        let done = mapishim_command::run(&mut self.command(message), Stdio::from(input), timeout)
+            .map_err(|e| format!("{program}: {e}"))?;
+        let mut output = done.stderr;
+        output.extend_from_slice(&done.stdout);
+        let start = output.len().saturating_sub(MAX_STDERR);
+        let output = mapishim_command::one_line(&output[start..]);
+        match done.status {
             status if !status.success() => Err(format!(
-                "{} failed ({status}): {}",
-                self.settings.program.display(),
+                "{program} failed ({status}): {}",
                 if output.is_empty() {
                     "no error output"
                 } else {
-                    output
+                    &output
                 }
             )),
             _ => {
@@ -108,48 +90,6 @@ fn message_file(message: &Message) -> std::io::Result<std::fs::File> {
     drop(out);
     file.seek(SeekFrom::Start(0))?;
     Ok(file)
-}
-
-/// Reads stdout and stderr to the end in the background; keeps the last `MAX_STDERR` bytes.
-fn collect_output(child: &mut Child) -> mpsc::Receiver<String> {
-    let stdout = child.stdout.take();
-    let stderr = child.stderr.take();
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        let mut bytes = Vec::new();
-        let out_reader = stdout.map(|mut s| {
-            std::thread::spawn(move || {
-                let mut b = Vec::new();
-                let _ = s.read_to_end(&mut b);
-                b
-            })
-        });
-        if let Some(mut s) = stderr {
-            let _ = s.read_to_end(&mut bytes);
-        }
-        if let Some(Ok(out)) = out_reader.map(|h| h.join()) {
-            bytes.extend_from_slice(&out);
-        }
-        let start = bytes.len().saturating_sub(MAX_STDERR);
-        let _ = tx.send(String::from_utf8_lossy(&bytes[start..]).replace(['\r', '\n'], " "));
-    });
-    rx
-}
-
-/// `None` when the program had to be killed. Polling, because std has no timed wait.
-fn wait_with_timeout(child: &mut Child, timeout: Duration) -> Option<ExitStatus> {
-    let deadline = Instant::now() + timeout;
-    loop {
-        match child.try_wait() {
-            Ok(Some(status)) => return Some(status),
-            Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(10)),
-            _ => {
-                let _ = child.kill();
-                let _ = child.wait();
-                return None;
-            }
-        }
-    }
 }
 
 impl Backend for SendmailBackend {

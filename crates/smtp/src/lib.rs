@@ -6,16 +6,21 @@
 //! to the others.
 #![forbid(unsafe_code)]
 
+mod sasl;
 mod spool;
+
+pub use sasl::Mechanism as OAuthMechanism;
 
 use lettre::address::Address;
 use lettre::transport::smtp::authentication::{Credentials, Mechanism};
 use lettre::transport::smtp::client::{Certificate, SmtpConnection, TlsParameters};
 use lettre::transport::smtp::commands::{Data, Mail, Rcpt, Rset};
 use lettre::transport::smtp::extension::{ClientId, Extension, MailBodyParameter, MailParameter};
-use mapishim_core::config::{OnFailure, PasswordSource, Security, SmtpSettings};
+use mapishim_core::config::{OnFailure, PasswordSource, Security, SmtpAuth, SmtpSettings};
 use mapishim_core::mime::{self, BccHeader};
 use mapishim_core::{Backend, Delivery, LogonRequest, MapiCode, MapiError, Message, Result};
+use mapishim_oauth2::TokenSource;
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -69,6 +74,44 @@ fn is_tls_failure(e: &lettre::transport::smtp::Error) -> bool {
         source = err.source();
     }
     false
+}
+
+/// A refused password; `550 5.7.30` is Exchange Online saying Basic authentication is off.
+fn password_refused(user: &str, e: lettre::transport::smtp::Error) -> Failure {
+    if !e.is_permanent() {
+        return classify(e, "AUTH");
+    }
+    let text = e.to_string();
+    if text.contains("5.7.30") {
+        return Failure::Auth(format!(
+            "AUTH as {user}: {text}: the server no longer accepts passwords (Basic \
+             authentication is disabled); set auth = \"xoauth2\" in [smtp] and sign in with \
+             `mapishim auth login` (docs/accounts.md)"
+        ));
+    }
+    Failure::Auth(format!("AUTH as {user}: {text}"))
+}
+
+fn sasl_failed(
+    mechanism: sasl::Mechanism,
+    user: &str,
+    e: lettre::transport::smtp::Error,
+) -> Failure {
+    if e.is_permanent() {
+        Failure::Auth(format!("AUTH {} as {user}: {e}", mechanism.name()))
+    } else {
+        classify(e, "AUTH")
+    }
+}
+
+/// No token: a sign-in or configuration problem is `MAPI_E_LOGIN_FAILURE` (never spooled:
+/// waiting does not fix it); an unreachable token endpoint is worth another try.
+fn token_failure(e: mapishim_oauth2::Error) -> Failure {
+    if e.is_transient() {
+        Failure::Transient(format!("getting an access token: {e}"))
+    } else {
+        Failure::Auth(format!("getting an access token: {e}"))
+    }
 }
 
 fn classify(e: lettre::transport::smtp::Error, stage: &str) -> Failure {
@@ -139,7 +182,13 @@ pub struct SmtpBackend {
     settings: SmtpSettings,
     spool: PathBuf,
     on_failure: OnFailure,
+    /// Connections of session 0 and of the spool flush.
     pool: Mutex<Vec<Pooled>>,
+    /// Each open `MAPILogon` session's own connection (`None` while in use or not yet
+    /// opened), so that one program's burst does not wait for another's.
+    sessions: Mutex<HashMap<usize, Option<Pooled>>>,
+    /// `auth = "xoauth2" | "oauthbearer"`: the mechanism and where its tokens come from.
+    oauth: Option<(sasl::Mechanism, TokenSource)>,
 }
 
 impl SmtpBackend {
@@ -149,7 +198,33 @@ impl SmtpBackend {
             spool,
             on_failure,
             pool: Mutex::new(Vec::new()),
+            sessions: Mutex::new(HashMap::new()),
+            oauth: None,
         }
+    }
+
+    /// For `auth = "xoauth2" | "oauthbearer"`: the tokens from `oauth2_token_command` or
+    /// the built-in sign-in of `[oauth2]`. Nothing changes for password authentication.
+    pub fn with_oauth2(self, oauth2: Option<&mapishim_core::config::OAuth2Settings>) -> Self {
+        let mechanism = match self.settings.auth {
+            SmtpAuth::Password => return self,
+            SmtpAuth::Xoauth2 => sasl::Mechanism::Xoauth2,
+            SmtpAuth::Oauthbearer => sasl::Mechanism::OAuthBearer,
+        };
+        match TokenSource::configured(
+            self.settings.oauth2_token_command.as_deref(),
+            oauth2,
+            self.timeout(),
+        ) {
+            Some(tokens) => self.with_oauth(mechanism, tokens),
+            None => self,
+        }
+    }
+
+    /// Authenticates with bearer tokens from `tokens` instead of a password.
+    pub fn with_oauth(mut self, mechanism: sasl::Mechanism, tokens: TokenSource) -> Self {
+        self.oauth = Some((mechanism, tokens));
+        self
     }
 
     pub fn spool_dir(&self) -> &Path {
@@ -184,24 +259,14 @@ impl SmtpBackend {
                 ))
             }),
             Some(PasswordSource::Command(cmd)) => {
-                let out = std::process::Command::new(&cmd[0])
-                    .args(&cmd[1..])
-                    .stdin(std::process::Stdio::null())
-                    .output()
-                    .map_err(|e| Failure::Auth(format!("password_command {:?}: {e}", cmd[0])))?;
-                if !out.status.success() {
-                    return Err(Failure::Auth(format!(
-                        "password_command {:?} failed: {}",
-                        cmd[0], out.status
-                    )));
-                }
-                let text = String::from_utf8_lossy(&out.stdout);
-                Ok(text.lines().next().unwrap_or("").to_string())
+                mapishim_command::secret("password_command", cmd, self.timeout())
+                    .map_err(Failure::Auth)
             }
         }
     }
 
-    fn connect(&self) -> std::result::Result<SmtpConnection, Failure> {
+    /// TCP, TLS as configured, EHLO: a connection ready for AUTH or MAIL.
+    fn open(&self) -> std::result::Result<SmtpConnection, Failure> {
         let s = &self.settings;
         let hello = ClientId::default();
         let address = (s.host.as_str(), s.port);
@@ -227,30 +292,83 @@ impl SmtpBackend {
             conn.starttls(tls.as_ref().expect("starttls has parameters"), &hello)
                 .map_err(|e| classify(e, "STARTTLS"))?;
         }
-        if let Some(user) = &s.username {
-            // Guarded in the configuration too: AUTH never goes over an unencrypted link.
-            if !conn.is_encrypted() {
-                return Err(Failure::Tls(
-                    "refusing to send AUTH over an unencrypted connection".into(),
-                ));
-            }
-            let credentials = Credentials::new(user.clone(), self.password()?);
-            conn.auth(&[Mechanism::Plain, Mechanism::Login], &credentials)
-                .map_err(|e| {
-                    if e.is_permanent() {
-                        Failure::Auth(format!("AUTH as {user}: {e}"))
-                    } else {
-                        classify(e, "AUTH")
-                    }
-                })?;
-        }
         Ok(conn)
     }
 
-    /// A pooled connection that still answers, or a new one.
-    fn checkout(&self) -> std::result::Result<SmtpConnection, Failure> {
+    fn connect(&self) -> std::result::Result<SmtpConnection, Failure> {
+        let mut conn = self.open()?;
+        let Some(user) = &self.settings.username else {
+            return Ok(conn);
+        };
+        // Guarded in the configuration too: AUTH never goes over an unencrypted link.
+        if !conn.is_encrypted() {
+            return Err(Failure::Tls(
+                "refusing to send AUTH over an unencrypted connection".into(),
+            ));
+        }
+        let Some((mechanism, tokens)) = &self.oauth else {
+            if self.settings.auth.uses_tokens() {
+                // The configuration requires a source; never fall back to a password.
+                return Err(Failure::Auth(format!(
+                    "auth = \"{}\" without oauth2_token_command or [oauth2]",
+                    self.settings.auth.name()
+                )));
+            }
+            let credentials = Credentials::new(user.clone(), self.password()?);
+            conn.auth(&[Mechanism::Plain, Mechanism::Login], &credentials)
+                .map_err(|e| password_refused(user, e))?;
+            return Ok(conn);
+        };
+        let token = tokens.access_token().map_err(token_failure)?;
+        match self.sasl(&mut conn, *mechanism, user, &token) {
+            sasl::Outcome::Accepted => return Ok(conn),
+            sasl::Outcome::Failed(e) => return Err(sasl_failed(*mechanism, user, e)),
+            sasl::Outcome::Rejected(why) => {
+                tracing::info!(
+                    mechanism = mechanism.name(),
+                    "access token refused ({why}); refreshing it and trying once more"
+                );
+                conn.abort();
+            }
+        }
+        let token = tokens.force_refresh(&token).map_err(token_failure)?;
+        let mut conn = self.open()?;
+        match self.sasl(&mut conn, *mechanism, user, &token) {
+            sasl::Outcome::Accepted => Ok(conn),
+            sasl::Outcome::Failed(e) => Err(sasl_failed(*mechanism, user, e)),
+            sasl::Outcome::Rejected(why) => Err(Failure::Auth(format!(
+                "AUTH {} as {user}: the server refused a freshly refreshed access token: {why}; \
+                 check the account's permission (SMTP.Send, SMTP AUTH enabled for the mailbox) \
+                 or sign in again with `mapishim auth login`",
+                mechanism.name()
+            ))),
+        }
+    }
+
+    fn sasl(
+        &self,
+        conn: &mut SmtpConnection,
+        mechanism: sasl::Mechanism,
+        user: &str,
+        token: &mapishim_oauth2::AccessToken,
+    ) -> sasl::Outcome {
+        let s = &self.settings;
+        sasl::authenticate(conn, mechanism, user, &s.host, s.port, token.secret())
+    }
+
+    /// The connection for `session`: its own (sessions other than 0) or a pooled one, if
+    /// it still answers; else a new one.
+    fn checkout(&self, session: usize) -> std::result::Result<SmtpConnection, Failure> {
         loop {
-            let pooled = self.pool.lock().unwrap_or_else(|p| p.into_inner()).pop();
+            let pooled = if session != 0 {
+                let mut sessions = self.sessions.lock().unwrap_or_else(|p| p.into_inner());
+                match sessions.get_mut(&session) {
+                    Some(slot) => slot.take(),
+                    None => self.pool.lock().unwrap_or_else(|p| p.into_inner()).pop(),
+                }
+            } else {
+                self.pool.lock().unwrap_or_else(|p| p.into_inner()).pop()
+            };
             match pooled {
                 Some(mut p) => {
                     if p.idle_since.elapsed() < IDLE_TIMEOUT && p.connection.test_connected() {
@@ -263,7 +381,19 @@ impl SmtpBackend {
         }
     }
 
-    fn checkin(&self, mut connection: SmtpConnection) {
+    fn checkin(&self, session: usize, mut connection: SmtpConnection) {
+        if session != 0 {
+            let mut sessions = self.sessions.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some(slot @ None) = sessions.get_mut(&session) {
+                *slot = Some(Pooled {
+                    connection,
+                    idle_since: Instant::now(),
+                });
+                return;
+            }
+            // Logged off meanwhile, or a second connection of a session sending from two
+            // threads: the shared pool takes it.
+        }
         let mut pool = self.pool.lock().unwrap_or_else(|p| p.into_inner());
         pool.retain_mut(|p| {
             let fresh = p.idle_since.elapsed() < IDLE_TIMEOUT;
@@ -338,10 +468,23 @@ impl SmtpBackend {
         recipients: &[&str],
         data: &[u8],
     ) -> std::result::Result<Accepted, Failure> {
-        let mut conn = self.checkout()?;
+        self.deliver_in(0, from, recipients, data)
+    }
+
+    /// `deliver` on `session`'s connection.
+    pub fn deliver_in(
+        &self,
+        session: usize,
+        from: &str,
+        recipients: &[&str],
+        data: &[u8],
+    ) -> std::result::Result<Accepted, Failure> {
+        let mut conn = self.checkout(session)?;
         let result = Self::transact(&mut conn, from, recipients, data);
         match &result {
-            Ok(_) | Err(Failure::AllRejected(_) | Failure::NoSmtpUtf8(_)) => self.checkin(conn),
+            Ok(_) | Err(Failure::AllRejected(_) | Failure::NoSmtpUtf8(_)) => {
+                self.checkin(session, conn)
+            }
             Err(_) => conn.abort(),
         }
         result
@@ -362,12 +505,32 @@ impl Backend for SmtpBackend {
         "smtp"
     }
 
-    fn logon(&self, _session: usize, _request: &LogonRequest) -> Result<()> {
+    fn logon(&self, session: usize, _request: &LogonRequest) -> Result<()> {
+        self.sessions
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(session, None);
         self.flush_pending("at logon");
         Ok(())
     }
 
+    fn logoff(&self, session: usize) {
+        let own = self
+            .sessions
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&session)
+            .flatten();
+        if let Some(mut p) = own {
+            let _ = p.connection.quit();
+        }
+    }
+
     fn send(&self, message: &Message) -> Result<Delivery> {
+        self.send_in_session(0, message)
+    }
+
+    fn send_in_session(&self, session: usize, message: &Message) -> Result<Delivery> {
         let recipients = message.envelope_recipients();
         if recipients.is_empty() {
             return Err(mapishim_outbox::refuse_without_recipients(
@@ -376,7 +539,7 @@ impl Backend for SmtpBackend {
             ));
         }
         let data = mime::to_vec(message, BccHeader::Omit);
-        let outcome = self.deliver(&message.from.address, &recipients, &data);
+        let outcome = self.deliver_in(session, &message.from.address, &recipients, &data);
         match outcome {
             Ok(accepted) => {
                 if !accepted.rejected.is_empty() {

@@ -30,8 +30,10 @@ mod error;
 mod forward;
 mod log;
 mod mailbox;
+mod oauth2;
 mod outbox;
 mod plugin;
+mod provider;
 mod route;
 mod sendmail;
 mod smtp;
@@ -47,10 +49,12 @@ pub use error::ConfigError;
 pub use forward::ForwardSettings;
 pub use log::{LOG_LEVEL_ENV, LOG_LEVELS};
 pub use mailbox::MailboxSettings;
+pub use oauth2::{OAuth2Flow, OAuth2Settings, PLACEHOLDER_CLIENT_ID, check_endpoint};
 pub use plugin::PluginSettings;
+pub use provider::{PRESETS, Preset, Provider};
 pub use route::Route;
 pub use sendmail::{DEFAULT_SENDMAIL, SendmailSettings};
-pub use smtp::{PasswordSource, Security, SmtpSettings};
+pub use smtp::{PasswordSource, Security, SmtpAuth, SmtpSettings};
 pub use source::{CONFIG_ENV, ConfigSource, data_dir, default_log_file, file_stamp};
 pub use top::OnFailure;
 
@@ -81,6 +85,7 @@ struct FileConfig {
     log: log::LogSection,
     on_failure: Option<OnFailure>,
     smtp: Option<smtp::SmtpSection>,
+    oauth2: Option<oauth2::OAuth2Section>,
     composer: Option<composer::ComposerSection>,
     sendmail: Option<sendmail::SendmailSection>,
     forward: Option<forward::ForwardSection>,
@@ -104,6 +109,8 @@ pub struct Settings {
     pub log_level: String,
     pub on_failure: OnFailure,
     pub smtp: Option<SmtpSettings>,
+    /// `[oauth2]` with presets applied, when the tokens come from the built-in sign-in.
+    pub oauth2: Option<OAuth2Settings>,
     pub composer: Option<ComposerSettings>,
     pub sendmail: Option<SendmailSettings>,
     pub forward: Option<ForwardSettings>,
@@ -142,6 +149,28 @@ impl Settings {
             &ctx,
             &mut warnings,
         )?;
+        let oauth2 = match (&file.smtp, &smtp) {
+            (Some(section), Some(smtp)) if section.needs_oauth2() => Some(oauth2::validate(
+                file.oauth2.as_ref(),
+                &oauth2::Use {
+                    provider: smtp.provider,
+                    graph: false,
+                    account: smtp.username.as_deref(),
+                    ca_file: smtp.ca_file.clone(),
+                    timeout_secs: smtp.timeout_secs,
+                },
+                &ctx,
+                &mut warnings,
+            )?),
+            _ => {
+                if file.oauth2.is_some() {
+                    warnings.push(
+                        "[oauth2] is unused: it serves [smtp] auth = \"xoauth2\" or \"oauthbearer\" without oauth2_token_command".into(),
+                    );
+                }
+                None
+            }
+        };
         let composer = file
             .composer
             .as_ref()
@@ -164,6 +193,7 @@ impl Settings {
             log_level,
             on_failure: file.on_failure.unwrap_or_default(),
             smtp,
+            oauth2,
             composer,
             sendmail,
             forward: file.forward.as_ref().map(|f| f.validate(&ctx)),

@@ -1,4 +1,5 @@
 //! `[smtp]`: the server the smtp backend (and `outbox flush`) delivers to.
+use super::provider::Provider;
 use super::{ConfigError, Ctx, DEFAULT_TIMEOUT_SECS};
 use serde::Deserialize;
 use std::fmt;
@@ -36,6 +37,33 @@ impl fmt::Debug for PasswordSource {
     }
 }
 
+/// `auth`: how the client proves who it is.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SmtpAuth {
+    /// SASL PLAIN or LOGIN with the password.
+    #[default]
+    Password,
+    /// SASL XOAUTH2 with an OAuth2 access token (Google, Microsoft).
+    Xoauth2,
+    /// SASL OAUTHBEARER (RFC 7628) with an OAuth2 access token.
+    Oauthbearer,
+}
+
+impl SmtpAuth {
+    pub fn name(self) -> &'static str {
+        match self {
+            SmtpAuth::Password => "password",
+            SmtpAuth::Xoauth2 => "xoauth2",
+            SmtpAuth::Oauthbearer => "oauthbearer",
+        }
+    }
+
+    pub fn uses_tokens(self) -> bool {
+        self != SmtpAuth::Password
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SmtpSettings {
     pub host: String,
@@ -45,16 +73,24 @@ pub struct SmtpSettings {
     pub password: Option<PasswordSource>,
     pub ca_file: Option<PathBuf>,
     pub timeout_secs: u64,
+    /// The preset the server and `[oauth2]` defaults came from.
+    pub provider: Option<Provider>,
+    pub auth: SmtpAuth,
+    /// With a token `auth`: the program that prints the access token. `None`: the
+    /// built-in sign-in of `[oauth2]` (`Settings::oauth2`).
+    pub oauth2_token_command: Option<Vec<String>>,
 }
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct SmtpSection {
-    host: Spanned<String>,
+    pub(super) provider: Option<Provider>,
+    host: Option<Spanned<String>>,
     port: Option<u16>,
-    #[serde(default)]
-    security: Security,
-    username: Option<String>,
+    security: Option<Security>,
+    username: Option<Spanned<String>>,
+    auth: Option<Spanned<SmtpAuth>>,
+    oauth2_token_command: Option<Spanned<Vec<String>>>,
     password_env: Option<String>,
     password_command: Option<Vec<String>>,
     password: Option<Spanned<String>>,
@@ -100,7 +136,7 @@ fn ca_file(value: &Spanned<PathBuf>, ctx: &Ctx<'_>) -> Result<PathBuf, ConfigErr
     Ok(path)
 }
 
-fn is_loopback(host: &str) -> bool {
+pub(super) fn is_loopback(host: &str) -> bool {
     host.eq_ignore_ascii_case("localhost")
         || host
             .trim_matches(['[', ']'])
@@ -127,45 +163,116 @@ pub(super) fn validate(
 }
 
 impl SmtpSection {
+    /// Whether `[oauth2]` must supply the tokens (a token `auth` without a command).
+    pub(super) fn needs_oauth2(&self) -> bool {
+        self.auth
+            .as_ref()
+            .is_some_and(|a| a.get_ref().uses_tokens())
+            && self.oauth2_token_command.is_none()
+    }
+
     fn validate(
         &self,
         ctx: &Ctx<'_>,
         warnings: &mut Vec<String>,
     ) -> Result<SmtpSettings, ConfigError> {
-        let host = self.host.get_ref().trim().to_string();
-        if host.is_empty() {
-            return Err(ctx.at(&self.host, "smtp.host", "empty host"));
-        }
-        if self.security == Security::None && !is_loopback(&host) && !self.allow_insecure {
-            return Err(ctx.at(
-                &self.host,
+        let preset = self.provider.map(Provider::preset);
+        let host = match (&self.host, preset) {
+            (Some(h), _) => {
+                let host = h.get_ref().trim().to_string();
+                if host.is_empty() {
+                    return Err(ctx.at(h, "smtp.host", "empty host"));
+                }
+                host
+            }
+            (None, Some(p)) => p.smtp_host.to_string(),
+            (None, None) => {
+                return Err(ctx.error(
+                    None,
+                    Some("smtp.host"),
+                    "missing: set host, or provider = \"microsoft365\" | \"outlook.com\" | \"gmail\"",
+                ));
+            }
+        };
+        let security = self
+            .security
+            .or(preset.map(|p| p.security))
+            .unwrap_or_default();
+        // Where an error about the server as a whole is reported.
+        let at_server = |key: &str, message: String| match (&self.host, &self.username) {
+            (Some(h), _) => ctx.at(h, key, message),
+            (None, Some(u)) => ctx.at(u, key, message),
+            (None, None) => ctx.error(None, Some(key), message),
+        };
+        if security == Security::None && !is_loopback(&host) && !self.allow_insecure {
+            return Err(at_server(
                 "smtp.security",
                 format!(
                     "security = \"none\" sends mail unencrypted to {host}; allowed only for loopback hosts unless allow_insecure = true"
                 ),
             ));
         }
-        if self.security == Security::None && self.username.is_some() {
-            return Err(ctx.at(
-                &self.host,
+        if security == Security::None && self.username.is_some() {
+            return Err(at_server(
                 "smtp.username",
-                "AUTH is never sent over an unencrypted connection: use starttls or tls",
+                "AUTH is never sent over an unencrypted connection: use starttls or tls".into(),
             ));
         }
+        let auth = self.auth.as_ref().map(|a| *a.get_ref()).unwrap_or_default();
         let password = self.password(ctx, warnings)?;
-        let port = self.port.unwrap_or(match self.security {
-            Security::Starttls => 587,
-            Security::Tls => 465,
-            Security::None => 25,
-        });
+        if let Some(command) = &self.oauth2_token_command {
+            if !auth.uses_tokens() {
+                return Err(ctx.at(
+                    command,
+                    "smtp.oauth2_token_command",
+                    "needs auth = \"xoauth2\" or \"oauthbearer\"",
+                ));
+            }
+            if command.get_ref().is_empty() {
+                return Err(ctx.at(command, "smtp.oauth2_token_command", "empty command"));
+            }
+        }
+        if let Some(a) = self.auth.as_ref().filter(|a| a.get_ref().uses_tokens()) {
+            if self.username.is_none() {
+                return Err(ctx.at(
+                    a,
+                    "smtp.username",
+                    format!("auth = \"{}\" needs username (the mailbox)", auth.name()),
+                ));
+            }
+            if password.is_some() {
+                return Err(ctx.at(
+                    a,
+                    "smtp.auth",
+                    format!(
+                        "auth = \"{}\" takes no password; remove password, password_env or password_command",
+                        auth.name()
+                    ),
+                ));
+            }
+        }
+        let port = self
+            .port
+            .or(preset.map(|p| p.smtp_port))
+            .unwrap_or(match security {
+                Security::Starttls => 587,
+                Security::Tls => 465,
+                Security::None => 25,
+            });
         Ok(SmtpSettings {
             host,
             port,
-            security: self.security,
-            username: self.username.clone(),
+            security,
+            username: self.username.as_ref().map(|u| u.get_ref().clone()),
             password,
             ca_file: self.ca_file.as_ref().map(|p| ca_file(p, ctx)).transpose()?,
             timeout_secs: self.timeout_secs.unwrap_or(DEFAULT_TIMEOUT_SECS).max(1),
+            provider: self.provider,
+            auth,
+            oauth2_token_command: self
+                .oauth2_token_command
+                .as_ref()
+                .map(|c| c.get_ref().clone()),
         })
     }
 
@@ -181,9 +288,9 @@ impl SmtpSection {
             self.password.is_some(),
         ];
         if given.iter().filter(|s| **s).count() > 1 {
-            return Err(ctx.at(
-                &self.host,
-                "smtp.password",
+            return Err(ctx.error(
+                None,
+                Some("smtp.password"),
                 "give one of password_env, password_command, password",
             ));
         }
@@ -191,7 +298,7 @@ impl SmtpSection {
             match (&self.password_env, &self.password_command, &self.password) {
                 (Some(v), _, _) => Some(PasswordSource::Env(v.clone())),
                 (_, Some(c), _) if c.is_empty() => {
-                    return Err(ctx.at(&self.host, "smtp.password_command", "empty command"));
+                    return Err(ctx.error(None, Some("smtp.password_command"), "empty command"));
                 }
                 (_, Some(c), _) => Some(PasswordSource::Command(c.clone())),
                 (_, _, Some(p)) => {
