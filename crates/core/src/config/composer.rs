@@ -14,6 +14,8 @@ pub enum ComposerKind {
     Mailto,
     /// The first available of xdg-email, Thunderbird, mailto (docs/decisions.md §2).
     Auto,
+    /// Stores the message in the webmail's Drafts folder (`via`), then opens `open`.
+    Drafts,
     /// Only in `[[route]]`: dialog requests of that program go to the backend.
     None,
 }
@@ -24,6 +26,7 @@ pub const COMPOSER_KINDS: &[(ComposerKind, &str)] = &[
     (ComposerKind::Thunderbird, "thunderbird"),
     (ComposerKind::Mailto, "mailto"),
     (ComposerKind::Auto, "auto"),
+    (ComposerKind::Drafts, "drafts"),
     (ComposerKind::None, "none"),
 ];
 
@@ -36,6 +39,17 @@ impl ComposerKind {
     }
 }
 
+/// `[composer] via`: where the `drafts` kind stores the draft.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DraftsVia {
+    /// `APPEND` to the `[imap]` account's Drafts mailbox.
+    #[default]
+    Imap,
+    /// Microsoft Graph (`POST /me/messages`): not built yet, refused with a config error.
+    Graph,
+}
+
 /// How long staged attachment copies are kept for the composer, by default.
 pub const DEFAULT_RETENTION_HOURS: u64 = 24;
 
@@ -46,6 +60,11 @@ pub struct ComposerSettings {
     pub program: Option<PathBuf>,
     /// Staged attachment folders older than this are removed.
     pub retention_hours: u64,
+    /// `drafts`: the URL opened after the upload; `None`: the `[imap]` preset's; `""`:
+    /// nothing is opened.
+    pub open: Option<String>,
+    /// `drafts`: where the draft goes.
+    pub via: DraftsVia,
 }
 
 #[derive(Debug, Deserialize)]
@@ -54,6 +73,8 @@ pub(super) struct ComposerSection {
     kind: Spanned<ComposerKind>,
     program: Option<PathBuf>,
     retention_hours: Option<u64>,
+    open: Option<Spanned<String>>,
+    via: Option<Spanned<DraftsVia>>,
 }
 
 impl ComposerSection {
@@ -73,6 +94,38 @@ impl ComposerSection {
                 "\"none\" is for [[route]] entries; remove [composer] instead",
             ));
         }
+        let drafts = *self.kind.get_ref() == ComposerKind::Drafts;
+        for (given, key) in [
+            (self.open.as_ref().map(Spanned::span), "composer.open"),
+            (self.via.as_ref().map(Spanned::span), "composer.via"),
+        ] {
+            if let (Some(span), false) = (given, drafts) {
+                return Err(ctx.error(Some(span), Some(key), "only for kind = \"drafts\""));
+            }
+        }
+        if let Some(via) = self
+            .via
+            .as_ref()
+            .filter(|v| *v.get_ref() == DraftsVia::Graph)
+        {
+            return Err(ctx.at(
+                via,
+                "composer.via",
+                "\"graph\" is not available yet (it comes with the Graph backend); use via = \"imap\" with an [imap] section",
+            ));
+        }
+        if let Some(open) = &self.open {
+            let url = open.get_ref();
+            if url.chars().any(char::is_control)
+                || (!url.is_empty() && !url.starts_with("https://") && !url.starts_with("http://"))
+            {
+                return Err(ctx.at(
+                    open,
+                    "composer.open",
+                    "an http:// or https:// URL without control characters, or \"\" to open nothing",
+                ));
+            }
+        }
         Ok(ComposerSettings {
             kind: *self.kind.get_ref(),
             // A leading `/` is kept as written: under Wine it names a host program
@@ -85,6 +138,8 @@ impl ComposerSection {
                 }
             }),
             retention_hours: self.retention_hours.unwrap_or(DEFAULT_RETENTION_HOURS),
+            open: self.open.as_ref().map(|o| o.get_ref().clone()),
+            via: self.via.as_ref().map(|v| *v.get_ref()).unwrap_or_default(),
         })
     }
 }

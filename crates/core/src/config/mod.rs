@@ -28,6 +28,7 @@ mod backend;
 mod composer;
 mod error;
 mod forward;
+mod imap;
 mod log;
 mod mailbox;
 mod oauth2;
@@ -44,9 +45,12 @@ mod top;
 mod tests;
 
 pub use backend::{BACKENDS, BackendKind, BackendSpec};
-pub use composer::{COMPOSER_KINDS, ComposerKind, ComposerSettings, DEFAULT_RETENTION_HOURS};
+pub use composer::{
+    COMPOSER_KINDS, ComposerKind, ComposerSettings, DEFAULT_RETENTION_HOURS, DraftsVia,
+};
 pub use error::ConfigError;
 pub use forward::ForwardSettings;
+pub use imap::{IMAP_PRESETS, ImapPreset, ImapProvider, ImapSettings};
 pub use log::{LOG_LEVEL_ENV, LOG_LEVELS};
 pub use mailbox::MailboxSettings;
 pub use oauth2::{OAuth2Flow, OAuth2Settings, PLACEHOLDER_CLIENT_ID, check_endpoint};
@@ -85,6 +89,7 @@ struct FileConfig {
     log: log::LogSection,
     on_failure: Option<OnFailure>,
     smtp: Option<smtp::SmtpSection>,
+    imap: Option<imap::ImapSection>,
     oauth2: Option<oauth2::OAuth2Section>,
     composer: Option<composer::ComposerSection>,
     sendmail: Option<sendmail::SendmailSection>,
@@ -109,6 +114,8 @@ pub struct Settings {
     pub log_level: String,
     pub on_failure: OnFailure,
     pub smtp: Option<SmtpSettings>,
+    /// `[imap]`: the `drafts` composer's account and `save_sent`.
+    pub imap: Option<ImapSettings>,
     /// `[oauth2]` with presets applied, when the tokens come from the built-in sign-in.
     pub oauth2: Option<OAuth2Settings>,
     pub composer: Option<ComposerSettings>,
@@ -149,6 +156,11 @@ impl Settings {
             &ctx,
             &mut warnings,
         )?;
+        let imap = file
+            .imap
+            .as_ref()
+            .map(|i| i.validate(&ctx, &mut warnings))
+            .transpose()?;
         let oauth2 = match (&file.smtp, &smtp) {
             (Some(section), Some(smtp)) if section.needs_oauth2() => Some(oauth2::validate(
                 file.oauth2.as_ref(),
@@ -162,20 +174,46 @@ impl Settings {
                 &ctx,
                 &mut warnings,
             )?),
-            _ => {
-                if file.oauth2.is_some() {
-                    warnings.push(
+            _ => match (&file.imap, &imap) {
+                // [imap] alone with the built-in sign-in: the tokens of its preset's endpoints.
+                (Some(section), Some(imap)) if section.needs_oauth2() => Some(oauth2::validate(
+                    file.oauth2.as_ref(),
+                    &oauth2::Use {
+                        provider: imap.provider.and_then(|p| p.preset().oauth2),
+                        graph: false,
+                        account: imap.username.as_deref(),
+                        ca_file: imap.ca_file.clone(),
+                        timeout_secs: imap.timeout_secs,
+                    },
+                    &ctx,
+                    &mut warnings,
+                )?),
+                _ => {
+                    if file.oauth2.is_some() {
+                        warnings.push(
                         "[oauth2] is unused: it serves [smtp] auth = \"xoauth2\" or \"oauthbearer\" without oauth2_token_command".into(),
                     );
+                    }
+                    None
                 }
-                None
-            }
+            },
         };
         let composer = file
             .composer
             .as_ref()
             .map(|c| c.validate(&ctx))
             .transpose()?;
+        if composer
+            .as_ref()
+            .is_some_and(|c| c.kind == ComposerKind::Drafts && c.via == DraftsVia::Imap)
+            && imap.is_none()
+        {
+            return Err(ctx.error(
+                None,
+                Some("imap"),
+                "[composer] kind = \"drafts\" needs an [imap] section (the account whose Drafts folder gets the message)",
+            ));
+        }
         let uses_sendmail = file.backend == BackendKind::Sendmail
             || file
                 .route
@@ -193,6 +231,7 @@ impl Settings {
             log_level,
             on_failure: file.on_failure.unwrap_or_default(),
             smtp,
+            imap,
             oauth2,
             composer,
             sendmail,
@@ -236,6 +275,10 @@ impl Settings {
                     .composer
                     .as_ref()
                     .map_or(DEFAULT_RETENTION_HOURS, |c| c.retention_hours);
+                let (open, via) = self
+                    .composer
+                    .as_ref()
+                    .map_or((None, DraftsVia::Imap), |c| (c.open.clone(), c.via));
                 let program = self
                     .composer
                     .take()
@@ -245,6 +288,8 @@ impl Settings {
                     kind,
                     program,
                     retention_hours,
+                    open,
+                    via,
                 });
             }
             None => {}

@@ -118,18 +118,22 @@ fn readable_by_others(path: &std::path::Path) -> Option<u32> {
 
 /// `ca_file` must hold at least one PEM certificate: otherwise TLS would fail later, with
 /// no root to trust, and no hint why.
-fn ca_file(value: &Spanned<PathBuf>, ctx: &Ctx<'_>) -> Result<PathBuf, ConfigError> {
+pub(super) fn ca_file(
+    value: &Spanned<PathBuf>,
+    key: &str,
+    ctx: &Ctx<'_>,
+) -> Result<PathBuf, ConfigError> {
     let path = ctx.resolve(value.get_ref());
     let shown = path.display();
     let text = std::fs::read(&path)
-        .map_err(|e| ctx.at(value, "smtp.ca_file", format!("cannot read {shown}: {e}")))?;
+        .map_err(|e| ctx.at(value, key, format!("cannot read {shown}: {e}")))?;
     if !text
         .windows(27)
         .any(|w| w == b"-----BEGIN CERTIFICATE-----")
     {
         return Err(ctx.at(
             value,
-            "smtp.ca_file",
+            key,
             format!("{shown} holds no PEM certificate (-----BEGIN CERTIFICATE-----)"),
         ));
     }
@@ -265,7 +269,11 @@ impl SmtpSection {
             security,
             username: self.username.as_ref().map(|u| u.get_ref().clone()),
             password,
-            ca_file: self.ca_file.as_ref().map(|p| ca_file(p, ctx)).transpose()?,
+            ca_file: self
+                .ca_file
+                .as_ref()
+                .map(|p| ca_file(p, "smtp.ca_file", ctx))
+                .transpose()?,
             timeout_secs: self.timeout_secs.unwrap_or(DEFAULT_TIMEOUT_SECS).max(1),
             provider: self.provider,
             auth,
@@ -276,50 +284,70 @@ impl SmtpSection {
         })
     }
 
-    /// At most one of `password_env`, `password_command`, `password`.
     fn password(
         &self,
         ctx: &Ctx<'_>,
         warnings: &mut Vec<String>,
     ) -> Result<Option<PasswordSource>, ConfigError> {
-        let given = [
-            self.password_env.is_some(),
-            self.password_command.is_some(),
-            self.password.is_some(),
-        ];
-        if given.iter().filter(|s| **s).count() > 1 {
-            return Err(ctx.error(
-                None,
-                Some("smtp.password"),
-                "give one of password_env, password_command, password",
-            ));
-        }
-        Ok(
-            match (&self.password_env, &self.password_command, &self.password) {
-                (Some(v), _, _) => Some(PasswordSource::Env(v.clone())),
-                (_, Some(c), _) if c.is_empty() => {
-                    return Err(ctx.error(None, Some("smtp.password_command"), "empty command"));
-                }
-                (_, Some(c), _) => Some(PasswordSource::Command(c.clone())),
-                (_, _, Some(p)) => {
-                    warnings.push(ctx.warning(
-                        p,
-                        "smtp.password",
-                        "a plain password in the file; prefer password_env or password_command",
-                    ));
-                    if let Some(mode) = ctx.path.and_then(readable_by_others) {
-                        warnings.push(ctx.warning(
-                            p,
-                            "smtp.password",
-                            &format!(
-                                "the file holding it is readable by other users (mode {mode:o}); chmod 600 it"
-                            ),
-                        ));
-                    }
-                    Some(PasswordSource::Plain(p.get_ref().clone()))
-                }
-                _ => None,
-            },
+        password_source(
+            "smtp",
+            self.password_env.as_ref(),
+            self.password_command.as_ref(),
+            self.password.as_ref(),
+            ctx,
+            warnings,
         )
     }
+}
+
+/// At most one of `password_env`, `password_command`, `password` (of `[smtp]` or `[imap]`).
+pub(super) fn password_source(
+    section: &str,
+    password_env: Option<&String>,
+    password_command: Option<&Vec<String>>,
+    password: Option<&Spanned<String>>,
+    ctx: &Ctx<'_>,
+    warnings: &mut Vec<String>,
+) -> Result<Option<PasswordSource>, ConfigError> {
+    let given = [
+        password_env.is_some(),
+        password_command.is_some(),
+        password.is_some(),
+    ];
+    if given.iter().filter(|s| **s).count() > 1 {
+        return Err(ctx.error(
+            None,
+            Some(&format!("{section}.password")),
+            "give one of password_env, password_command, password",
+        ));
+    }
+    Ok(match (password_env, password_command, password) {
+        (Some(v), _, _) => Some(PasswordSource::Env(v.clone())),
+        (_, Some(c), _) if c.is_empty() => {
+            return Err(ctx.error(
+                None,
+                Some(&format!("{section}.password_command")),
+                "empty command",
+            ));
+        }
+        (_, Some(c), _) => Some(PasswordSource::Command(c.clone())),
+        (_, _, Some(p)) => {
+            warnings.push(ctx.warning(
+                p,
+                &format!("{section}.password"),
+                "a plain password in the file; prefer password_env or password_command",
+            ));
+            if let Some(mode) = ctx.path.and_then(readable_by_others) {
+                warnings.push(ctx.warning(
+                        p,
+                        &format!("{section}.password"),
+                        &format!(
+                            "the file holding it is readable by other users (mode {mode:o}); chmod 600 it"
+                        ),
+                    ));
+            }
+            Some(PasswordSource::Plain(p.get_ref().clone()))
+        }
+        _ => None,
+    })
 }
