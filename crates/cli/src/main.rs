@@ -2,6 +2,7 @@
 #![forbid(unsafe_code)]
 
 mod auth;
+mod drafts;
 mod init;
 mod register;
 
@@ -63,6 +64,11 @@ enum Command {
         #[command(subcommand)]
         action: OutboxAction,
     },
+    /// Webmail drafts kept in <outbox>/drafts/ after a failed upload (docs/webmail.md).
+    Drafts {
+        #[command(subcommand)]
+        action: DraftsAction,
+    },
     /// Mailbox commands: what MAPIFindNext and MAPIReadMail return for `[mailbox]`.
     Mailbox {
         #[command(subcommand)]
@@ -119,6 +125,9 @@ enum ConfigAction {
         /// e.g. `--app sage50.exe`.
         #[arg(long)]
         app: Option<String>,
+        /// Also log in to [imap] and look up the Drafts (and Sent) mailbox.
+        #[arg(long)]
+        connect: bool,
     },
     /// Write a commented configuration for a new user (then run `mapishim auth login`).
     Init {
@@ -169,6 +178,12 @@ enum MailboxAction {
 }
 
 #[derive(Subcommand)]
+enum DraftsAction {
+    /// Upload every kept draft to the [imap] Drafts mailbox, each once; opens nothing.
+    Push,
+}
+
+#[derive(Subcommand)]
 enum OutboxAction {
     /// List the messages waiting in the outbox, oldest first.
     List,
@@ -188,7 +203,7 @@ fn runtime() -> Result<Runtime, String> {
     Runtime::build(settings)
 }
 
-fn config_check(app: Option<&str>) -> Result<(), String> {
+fn config_check(app: Option<&str>, connect: bool) -> Result<(), String> {
     let (source, settings) = load()?;
     let settings = match app {
         Some(app) => settings.for_app(app),
@@ -315,6 +330,7 @@ fn config_check(app: Option<&str>) -> Result<(), String> {
             Finding::Warning(warning) => warnings.push(warning),
         }
     }
+    drafts::report(s, connect, &mut warnings)?;
     for warning in &warnings {
         println!("warning:       {warning}");
     }
@@ -632,8 +648,11 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Config {
-            action: ConfigAction::Check { app },
-        } => config_check(app.as_deref()),
+            action: ConfigAction::Check { app, connect },
+        } => config_check(app.as_deref(), connect),
+        Command::Drafts {
+            action: DraftsAction::Push,
+        } => runtime().and_then(|r| drafts::push(&r.settings)),
         Command::Config {
             action:
                 ConfigAction::Init {

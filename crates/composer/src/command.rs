@@ -62,6 +62,7 @@ pub fn resolve(kind: ComposerKind, program: Option<&Path>) -> Result<Resolved, S
             locate(program, "thunderbird", &thunderbird_locations()).map(|p| found(kind, p))
         }
         ComposerKind::Mailto => locate(program, opener(), &[]).map(|p| found(kind, p)),
+        ComposerKind::Drafts => Err("the drafts composer opens a URL, not a program".into()),
     }
 }
 
@@ -75,6 +76,31 @@ fn locate(program: Option<&Path>, name: &str, usual: &[PathBuf]) -> Result<PathB
             .or_else(|| usual.iter().find(|p| p.is_file()).cloned())
             .ok_or_else(|| format!("{name} not found in PATH")),
     }
+}
+
+/// Host path of xdg-open, for Windows programs under Wine.
+const HOST_XDG_OPEN: &str = "/usr/bin/xdg-open";
+
+/// The command that opens `url` in the user's browser: the platform's opener as for
+/// mailto (`program` overrides it), and under Wine the host's xdg-open through
+/// `start /unix`, so the Linux desktop's browser opens it.
+pub fn url_opener(url: &str, program: Option<&Path>) -> Result<Command, String> {
+    if cfg!(windows) && wine_prefix().is_some() {
+        let host = program.map_or_else(|| PathBuf::from(HOST_XDG_OPEN), Path::to_path_buf);
+        if !windows_path_of_host(&host).is_file() {
+            return Err(format!("{} not found on the host", host.display()));
+        }
+        let mut command = Command::new("start.exe");
+        command.arg("/unix").arg(host).arg(url);
+        return Ok(command);
+    }
+    let program = locate(program, opener(), &[])?;
+    let mut command = Command::new(&program);
+    if cfg!(windows) && program.ends_with("rundll32.exe") {
+        command.arg("url.dll,FileProtocolHandler");
+    }
+    command.arg(url);
+    Ok(command)
 }
 
 fn opener() -> &'static str {

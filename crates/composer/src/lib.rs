@@ -19,7 +19,8 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 pub use command::{
-    mailto_url, thunderbird_compose_argument, xdg_email_arguments, xdg_email_url_arguments,
+    mailto_url, thunderbird_compose_argument, url_opener, xdg_email_arguments,
+    xdg_email_url_arguments,
 };
 pub use stage::{Staging, default_staging_root};
 
@@ -200,6 +201,25 @@ fn hide_console(command: &mut Command) {
 
 #[cfg(not(windows))]
 fn hide_console(_command: &mut Command) {}
+
+/// Opens `url` with the platform's opener (see [`url_opener`]) and reaps it in the
+/// background; an opener that fails is logged, never the caller's failure (the draft is
+/// stored by then).
+pub fn open_url(url: &str, program: Option<&Path>) -> std::result::Result<(), String> {
+    let mut command = url_opener(url, program)?;
+    command
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    hide_console(&mut command);
+    tracing::debug!(command = %command::command_line(&command), "opener command line");
+    let child = command
+        .spawn()
+        .map_err(|e| format!("opener {:?} did not start: {e}", command.get_program()))?;
+    let errors = tempfile::tempfile().map_err(|e| format!("no temporary file: {e}"))?;
+    drop(supervise(child, errors, "opener"));
+    Ok(())
+}
 
 /// Looks `name` up in `PATH` (with `.exe` on Windows). Hand-written: a dozen lines, where
 /// the `which` crate would bring its own platform layers.

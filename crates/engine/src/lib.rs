@@ -67,7 +67,7 @@ impl Runtime {
         let composer = settings
             .composer
             .as_ref()
-            .and_then(registry::build_composer);
+            .and_then(|c| registry::build_composer(c, &settings));
         let mailbox = settings.mailbox.as_ref().map(Store::new);
         Ok(Runtime {
             settings,

@@ -37,7 +37,14 @@ pub static BACKENDS: &[BackendEntry] = &[
         kind: BackendKind::Smtp,
         // `config check` reports [smtp] whatever the backend: `outbox flush` uses it too.
         check: |_| Vec::new(),
-        build: |s| Ok(Box::new(smtp_backend(s).ok_or_else(|| missing(s))?)),
+        build: |s| {
+            let smtp = smtp_backend(s).ok_or_else(|| missing(s))?;
+            // `[imap] save_sent`: a copy of each delivered message in the Sent mailbox.
+            Ok(match s.imap.as_ref().filter(|i| i.save_sent) {
+                Some(imap) => Box::new(mapishim_imap::SentCopy::new(smtp, imap, s.oauth2.as_ref())),
+                None => Box::new(smtp),
+            })
+        },
         guards_reentry: false,
     },
     BackendEntry {
@@ -75,18 +82,25 @@ pub static BACKENDS: &[BackendEntry] = &[
 
 pub struct ComposerEntry {
     pub kinds: &'static [ComposerKind],
-    pub build: fn(&ComposerSettings) -> Box<dyn DialogComposer>,
+    /// The whole configuration too: the drafts composer needs `[imap]` and the outbox.
+    pub build: fn(&ComposerSettings, &Settings) -> Box<dyn DialogComposer>,
 }
 
-pub static COMPOSERS: &[ComposerEntry] = &[ComposerEntry {
-    kinds: &[
-        ComposerKind::XdgEmail,
-        ComposerKind::Thunderbird,
-        ComposerKind::Mailto,
-        ComposerKind::Auto,
-    ],
-    build: |c| Box::new(Launcher::new(c.clone())),
-}];
+pub static COMPOSERS: &[ComposerEntry] = &[
+    ComposerEntry {
+        kinds: &[
+            ComposerKind::XdgEmail,
+            ComposerKind::Thunderbird,
+            ComposerKind::Mailto,
+            ComposerKind::Auto,
+        ],
+        build: |c, _| Box::new(Launcher::new(c.clone())),
+    },
+    ComposerEntry {
+        kinds: &[ComposerKind::Drafts],
+        build: |c, s| Box::new(drafts_composer(c, s)),
+    },
+];
 
 pub fn backend_entry(kind: BackendKind) -> &'static BackendEntry {
     BACKENDS
@@ -96,11 +110,38 @@ pub fn backend_entry(kind: BackendKind) -> &'static BackendEntry {
 }
 
 /// The composer for `[composer]`; `None` for a kind no entry builds (`none`).
-pub fn build_composer(settings: &ComposerSettings) -> Option<Box<dyn DialogComposer>> {
+pub fn build_composer(
+    composer: &ComposerSettings,
+    settings: &Settings,
+) -> Option<Box<dyn DialogComposer>> {
     COMPOSERS
         .iter()
-        .find(|e| e.kinds.contains(&settings.kind))
-        .map(|e| (e.build)(settings))
+        .find(|e| e.kinds.contains(&composer.kind))
+        .map(|e| (e.build)(composer, settings))
+}
+
+/// The `drafts` composer over `[imap]` (validation guarantees the section for `via = "imap"`;
+/// `via = "graph"` is refused by the configuration until the Graph backend lands).
+pub fn drafts_composer(
+    composer: &ComposerSettings,
+    settings: &Settings,
+) -> mapishim_imap::DraftsComposer {
+    let imap = settings
+        .imap
+        .as_ref()
+        .expect("kind = \"drafts\" is validated to have [imap]");
+    mapishim_imap::DraftsComposer::new(
+        composer,
+        imap,
+        settings.oauth2.as_ref(),
+        settings.outbox_dir.clone(),
+    )
+}
+
+/// The `[imap]` account, for `drafts push` and `config check --connect`.
+pub fn imap_account(settings: &Settings) -> Option<mapishim_imap::Account> {
+    let imap = settings.imap.clone()?;
+    Some(mapishim_imap::Account::new(imap, settings.oauth2.as_ref()))
 }
 
 /// The SMTP backend of a configuration, when it has an `[smtp]` section; its spool is the

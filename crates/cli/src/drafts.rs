@@ -1,0 +1,95 @@
+//! `mapishim drafts push` and the `[imap]` lines of `config check` (docs/webmail.md).
+use mapishim_core::config::Settings;
+use mapishim_imap::{SpecialUse, display_name};
+
+/// What `config check` prints about `[imap]`; with `connect`, it logs in and looks the
+/// mailboxes up. Never prints a secret: only the source of the password or token.
+pub fn report(s: &Settings, connect: bool, warnings: &mut Vec<String>) -> Result<(), String> {
+    let Some(imap) = &s.imap else {
+        if connect {
+            return Err("--connect: no [imap] section to connect to".into());
+        }
+        return Ok(());
+    };
+    let credentials = if imap.auth.uses_tokens() {
+        match &imap.oauth2_token_command {
+            Some(c) => format!(
+                "{} tokens from command {:?}",
+                imap.auth.name(),
+                c.first().map(String::as_str).unwrap_or("")
+            ),
+            None => format!("{} tokens from the [oauth2] sign-in", imap.auth.name()),
+        }
+    } else {
+        format!("password from {:?}", imap.password)
+    };
+    println!(
+        "imap:          {}:{} ({}), user {}, {credentials}, timeout {} s{}",
+        imap.host,
+        imap.port,
+        match imap.security {
+            mapishim_core::config::Security::Tls => "tls",
+            mapishim_core::config::Security::Starttls => "starttls",
+            mapishim_core::config::Security::None => "none",
+        },
+        imap.username.as_deref().unwrap_or(""),
+        imap.timeout_secs,
+        if imap.save_sent { ", save_sent" } else { "" }
+    );
+    let account = mapishim_engine::registry::imap_account(s).expect("[imap] is configured");
+    if !connect {
+        println!(
+            "drafts folder: {}",
+            imap.drafts_folder.as_deref().unwrap_or(
+                "the \\Drafts special-use mailbox (RFC 6154), else \"Drafts\" (--connect looks it up)"
+            )
+        );
+        return Ok(());
+    }
+    let mut session = account
+        .login()
+        .map_err(|why| format!("imap: cannot log in: {why}"))?;
+    println!(
+        "imap login:    OK as {}",
+        imap.username.as_deref().unwrap_or("")
+    );
+    let drafts = account
+        .mailbox(&mut session, SpecialUse::Drafts)
+        .map_err(|why| format!("imap: LIST failed: {why}"))?;
+    println!("drafts folder: {}", display_name(&drafts));
+    if imap.save_sent {
+        let sent = account
+            .mailbox(&mut session, SpecialUse::Sent)
+            .map_err(|why| format!("imap: LIST failed: {why}"))?;
+        println!("sent folder:   {}", display_name(&sent));
+    }
+    if imap.save_sent && imap.provider == Some(mapishim_core::config::ImapProvider::Gmail) {
+        warnings.push(
+            "save_sent with Gmail: Gmail files SMTP submissions in Sent itself, so each message would show twice".into(),
+        );
+    }
+    let _ = session.logout();
+    Ok(())
+}
+
+/// Uploads the drafts kept in `<outbox>/drafts/`; fails when any stays.
+pub fn push(s: &Settings) -> Result<(), String> {
+    let account =
+        mapishim_engine::registry::imap_account(s).ok_or("drafts push needs an [imap] section")?;
+    let summary = mapishim_imap::push(&account, &s.outbox_dir);
+    for path in &summary.uploaded {
+        println!("uploaded: {}", path.display());
+    }
+    for (path, why) in &summary.failed {
+        println!("kept: {} ({why})", path.display());
+    }
+    let remaining = mapishim_outbox::Outbox::new(mapishim_imap::kept_drafts_dir(&s.outbox_dir))
+        .list()
+        .map(|l| l.len())
+        .unwrap_or(0);
+    println!("{} uploaded, {remaining} kept", summary.uploaded.len());
+    if remaining > 0 {
+        return Err(format!("{remaining} draft(s) still kept"));
+    }
+    Ok(())
+}
