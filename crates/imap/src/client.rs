@@ -361,9 +361,9 @@ impl Account {
         let uid = appended
             .uids
             .and_then(|u| u.into_iter().next())
-            .and_then(|m| match m {
-                UidSetMember::Uid(uid) => Some(uid),
-                UidSetMember::UidRange(r) => Some(*r.start()),
+            .map(|m| match m {
+                UidSetMember::Uid(uid) => uid,
+                UidSetMember::UidRange(r) => *r.start(),
             });
         Ok(Appended { mailbox, uid })
     }

@@ -258,17 +258,16 @@ impl ImapSection {
             .as_deref()
             .map(str::trim)
             .filter(|f| !f.is_empty());
-        if let Some(folder) = drafts_folder {
-            if folder
+        if let Some(folder) = drafts_folder
+            && folder
                 .chars()
                 .any(|c| c.is_control() || c == '"' || c == '\\')
-            {
-                return Err(ctx.error(
-                    None,
-                    Some("imap.drafts_folder"),
-                    "control characters, quotes and backslashes are not allowed in a mailbox name",
-                ));
-            }
+        {
+            return Err(ctx.error(
+                None,
+                Some("imap.drafts_folder"),
+                "control characters, quotes and backslashes are not allowed in a mailbox name",
+            ));
         }
         Ok(ImapSettings {
             port: self.port.unwrap_or(match security {
