@@ -194,3 +194,105 @@ fn a_plain_password_in_a_file_others_can_read_is_a_warning() {
     let s = Settings::from_toml(text, Some(&config)).unwrap();
     assert_eq!(s.warnings.len(), 1, "{:?}", s.warnings);
 }
+
+#[test]
+fn imap_preset_fills_the_server_and_the_drafts_url() {
+    let text = "[composer]\nkind = \"drafts\"\n[imap]\nprovider = \"gmail\"\nusername = \"a@gmail.com\"\npassword_env = \"P\"\n";
+    let s = Settings::from_toml(text, None).unwrap();
+    let imap = s.imap.unwrap();
+    assert_eq!((imap.host.as_str(), imap.port), ("imap.gmail.com", 993));
+    assert_eq!(imap.security, Security::Tls);
+    assert!(!imap.save_sent && imap.drafts_folder.is_none());
+    assert_eq!(
+        imap.preset_open(),
+        Some("https://mail.google.com/mail/u/0/#drafts")
+    );
+    let composer = s.composer.unwrap();
+    assert_eq!(
+        (composer.kind, composer.via),
+        (ComposerKind::Drafts, DraftsVia::Imap)
+    );
+    for (provider, _) in IMAP_PRESETS {
+        assert!(provider.preset().open.starts_with("https://"));
+    }
+}
+
+#[test]
+fn imap_starttls_defaults_to_143_and_insecure_only_to_loopback() {
+    let base = "[imap]\nusername = \"u\"\npassword_env = \"P\"\n";
+    let s = Settings::from_toml(
+        &format!("{base}host = \"h\"\nsecurity = \"starttls\"\n"),
+        None,
+    )
+    .unwrap();
+    assert_eq!(s.imap.unwrap().port, 143);
+    let e = Settings::from_toml(
+        &format!("{base}host = \"imap.example.org\"\nsecurity = \"none\"\n"),
+        None,
+    )
+    .unwrap_err();
+    assert_eq!(e.key.as_deref(), Some("imap.security"));
+    assert!(e.to_string().contains("loopback"), "{e}");
+    assert!(
+        Settings::from_toml(
+            &format!("{base}host = \"::1\"\nsecurity = \"none\"\n"),
+            None
+        )
+        .is_ok()
+    );
+    assert!(
+        Settings::from_toml(
+            &format!(
+                "{base}host = \"imap.example.org\"\nsecurity = \"none\"\nallow_insecure = true\n"
+            ),
+            None
+        )
+        .is_ok()
+    );
+}
+
+#[test]
+fn imap_credentials_are_checked_like_smtp() {
+    let e = Settings::from_toml("[imap]\nhost = \"h\"\nusername = \"u\"\n", None).unwrap_err();
+    assert_eq!(e.key.as_deref(), Some("imap.password"));
+    let e = Settings::from_toml(
+        "[imap]\nhost = \"h\"\nusername = \"u\"\npassword_env = \"P\"\npassword_command = [\"x\"]\n",
+        None,
+    )
+    .unwrap_err();
+    assert_eq!(e.key.as_deref(), Some("imap.password"));
+    let e = Settings::from_toml(
+        "[imap]\nhost = \"h\"\nusername = \"u\"\nauth = \"xoauth2\"\noauth2_token_command = [\"t\"]\npassword_env = \"P\"\n",
+        None,
+    )
+    .unwrap_err();
+    assert_eq!(e.key.as_deref(), Some("imap.auth"));
+    let s = Settings::from_toml(
+        "[imap]\nhost = \"h\"\nusername = \"u\"\nauth = \"oauthbearer\"\noauth2_token_command = [\"t\"]\n",
+        None,
+    )
+    .unwrap();
+    assert_eq!(s.imap.unwrap().auth, SmtpAuth::Oauthbearer);
+}
+
+#[test]
+fn drafts_needs_imap_and_graph_is_not_there_yet() {
+    let e = Settings::from_toml("[composer]\nkind = \"drafts\"\n", None).unwrap_err();
+    assert_eq!(e.key.as_deref(), Some("imap"));
+    let e =
+        Settings::from_toml("[composer]\nkind = \"drafts\"\nvia = \"graph\"\n", None).unwrap_err();
+    assert_eq!(e.key.as_deref(), Some("composer.via"));
+    assert!(e.to_string().contains("not available yet"), "{e}");
+    let e = Settings::from_toml(
+        "[composer]\nkind = \"mailto\"\nopen = \"https://x\"\n",
+        None,
+    )
+    .unwrap_err();
+    assert_eq!(e.key.as_deref(), Some("composer.open"));
+    let e = Settings::from_toml(
+        "[composer]\nkind = \"drafts\"\nopen = \"file:///etc/passwd\"\n[imap]\nhost = \"h\"\nusername = \"u\"\npassword_env = \"P\"\n",
+        None,
+    )
+    .unwrap_err();
+    assert_eq!(e.key.as_deref(), Some("composer.open"));
+}
