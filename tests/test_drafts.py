@@ -13,8 +13,6 @@ from conftest import Runner, run_unpiped, send, toml_string
 from dovecot_server import DRAFTS, PASSWORD, SENT, USER, Dovecot
 from test_composer import MAPI_DIALOG, MAPI_DIALOG_MODELESS, events, install_standin, standin_env
 
-pytestmark = pytest.mark.smtp
-
 OPEN_URL = "https://mail.example.org/#drafts"
 
 
@@ -280,3 +278,20 @@ def test_bearer_tokens_validated_by_dovecot_at_the_introspection_endpoint(linux_
         drafts_config(setup, dove, imap_extra=f'auth = "{mechanism}"\noauth2_token_command = {bad}\n')
         codes, _ = send(linux(linux_sender), setup, "--flags", str(MAPI_DIALOG), "--subject", "refused", "--body", "b", **env(setup))
         assert codes == [3] and len(kept(setup)) == 1
+
+
+@pytest.mark.wine
+def test_the_windows_dll_under_wine_stores_the_draft_and_opens_the_host_opener(request, build_dir, setup, dovecot):
+    from conftest import sender_runner
+
+    runner = sender_runner(request, build_dir, "wine64")
+    drafts_config(setup, dovecot)
+    codes, _ = send(runner, setup, "--flags", str(MAPI_DIALOG), "--subject", "from Wine", "--body", "b", "--make-attach", "w\u00fc.txt::from windows", **env(setup))
+    assert codes == [0], setup.log.read_text()
+    [(flags, raw)] = dovecot.fetch_all(DRAFTS)
+    msg = parsed(raw)
+    assert "\\Draft" in flags and msg["Subject"] == "from Wine"
+    [attachment] = list(msg.iter_attachments())
+    assert (attachment.get_filename(), attachment.get_payload(decode=True)) == ("w\u00fc.txt", b"from windows")
+    # The Linux opener stand-in, reached through Wine's start /unix.
+    assert opened(setup) == [[OPEN_URL]]
