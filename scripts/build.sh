@@ -3,12 +3,14 @@
 #   <target>/dist/<profile>/lib/libmapi32.so.1   (soname), libmapi32.so -> libmapi32.so.1, libmapi32.a
 #   <target>/dist/<profile>/include/mapi.h, mapishim_plugin.h
 #   <target>/dist/<profile>/bin/mapishim
+#   <target>/dist/<profile>/lib/pkgconfig/mapishim.pc, lib/cmake/mapishim/  (relocatable)
 # <target> is cargo's target directory (./target unless CARGO_TARGET_DIR or the cargo
 # configuration says otherwise). Usage: scripts/build.sh [debug|release]   (default: debug).
 # Prints the dist folder.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib/cargo.sh
+. scripts/lib/devfiles.sh
 profile=${1:-debug}
 case "$profile" in
   debug) cargo build --quiet --workspace ;;
@@ -32,4 +34,6 @@ esac
 cp -f "$out/libmapi32.a" "$dist/lib/"
 cp -f include/mapi.h include/mapishim_plugin.h "$dist/include/"
 cp -f "$out/mapishim" "$dist/bin/"
+# shellcheck disable=SC2016 # ${pcfiledir} is pkg-config's, not the shell's
+write_dev_files "$dist" '${pcfiledir}/../..' lib include
 echo "$dist"

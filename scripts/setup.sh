@@ -35,11 +35,12 @@ setup_rust() { :; }
 setup_venv() { ensure_venv target/venv tests/requirements.txt; }
 
 # The C programs against the Linux library, the header in every language mode (gcc, clang,
-# and mingw-w64 for the Windows header checks), symbols, valgrind, packages.
+# and mingw-w64 for the Windows header checks), symbols, valgrind, the Debian package
+# (dpkg-deb, dpkg-shlibdeps, lintian) and programs built against it (pkg-config, CMake).
 setup_c() {
   ensure_apt clang:clang valgrind:valgrind nm:binutils readelf:binutils \
     x86_64-w64-mingw32-gcc:gcc-mingw-w64-x86-64 i686-w64-mingw32-gcc:gcc-mingw-w64-i686 \
-    dpkg-deb:dpkg lintian:lintian
+    dpkg-deb:dpkg lintian:lintian dpkg-shlibdeps:dpkg-dev cmake:cmake pkg-config:pkg-config
   setup_venv
 }
 

@@ -6,7 +6,7 @@ mod drafts;
 mod init;
 mod register;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 use mapishim_core::config::{ConfigSource, Settings};
 use mapishim_core::{Delivery, RawAttachment, RawRecipient, RawText, SendRequest};
 use mapishim_engine::Runtime;
@@ -94,6 +94,11 @@ enum Command {
     },
     /// Show which Simple MAPI provider a caller would load, and why (Windows).
     Status,
+    /// Print the shell completion script for bash, zsh, fish, elvish or PowerShell.
+    Completions { shell: clap_complete::Shell },
+    /// Write the man pages (mapishim.1 and one per subcommand) into DIR; for packagers.
+    #[command(hide = true)]
+    Manpages { dir: PathBuf },
 }
 
 #[derive(clap::Args)]
@@ -644,6 +649,23 @@ fn outbox_flush() -> Result<(), String> {
     Ok(())
 }
 
+/// Rendered into memory first: clap_complete panics when its writer fails (`| head`).
+fn completions(shell: clap_complete::Shell) -> Result<(), String> {
+    use std::io::Write;
+    let mut script = Vec::new();
+    clap_complete::generate(shell, &mut Cli::command(), "mapishim", &mut script);
+    match std::io::stdout().write_all(&script) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(format!("stdout: {e}")),
+        _ => Ok(()),
+    }
+}
+
+/// Man pages generated from the same definitions as `--help`, so they cannot drift.
+fn manpages(dir: &std::path::Path) -> Result<(), String> {
+    std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    clap_mangen::generate_to(Cli::command(), dir).map_err(|e| format!("{}: {e}", dir.display()))
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
@@ -708,6 +730,8 @@ fn main() -> ExitCode {
         Command::Register { scope, name, dll } => register::register(scope.scope(), &name, dll),
         Command::Unregister { scope, name } => register::unregister(scope.scope(), &name),
         Command::Status => register::status(),
+        Command::Completions { shell } => completions(shell),
+        Command::Manpages { dir } => manpages(&dir),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
