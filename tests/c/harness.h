@@ -162,13 +162,13 @@ static wchar_t *utf8_to_wide(const char *text, wchar_t *out, int size)
     return out;
 }
 
-static FILE *open_utf8(const char *path, const char *mode)
+static inline FILE *open_utf8(const char *path, const char *mode)
 {
     wchar_t wpath[1024], wmode[8];
     return _wfopen(utf8_to_wide(path, wpath, 1024), utf8_to_wide(mode, wmode, 8));
 }
 
-static void remove_file(const char *path)
+static inline void remove_file(const char *path)
 {
     wchar_t wpath[1024];
     _wremove(utf8_to_wide(path, wpath, 1024));
