@@ -24,7 +24,6 @@ pub use types::{
 };
 
 use listing::Listing;
-use types::{CachedDate, Entry, open_error};
 use mapishim_core::config::MailboxSettings;
 use mapishim_core::{MapiError, Result};
 use std::collections::HashMap;
@@ -32,6 +31,7 @@ use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
+use types::{CachedDate, Entry, open_error};
 
 /// The configured Maildir folders; listing in `listing`, changes in `writes`, reading here.
 pub struct Store {
@@ -121,10 +121,11 @@ impl Store {
         message.flags |= entry.mapi_flags();
         message.date_received = date.or_else(|| entry.mtime_secs()).and_then(format_date);
         message.attachment_dir = folder.keep();
-        if !opts.peek && entry.unread() {
-            if let Err(e) = self.mark_read(&entry) {
-                tracing::warn!(id, error = %e, "cannot mark the message read");
-            }
+        if !opts.peek
+            && entry.unread()
+            && let Err(e) = self.mark_read(&entry)
+        {
+            tracing::warn!(id, error = %e, "cannot mark the message read");
         }
         Ok(message)
     }

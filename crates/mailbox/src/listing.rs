@@ -143,10 +143,11 @@ impl Store {
     /// The FIFO sort date: the Date header, else the file time; cached per ID.
     pub(crate) fn fifo_date(&self, entry: &Entry) -> i64 {
         let cache = self.dates.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(c) = cache.get(&entry.id) {
-            if c.len == entry.len && c.mtime == entry.mtime {
-                return c.date;
-            }
+        if let Some(c) = cache.get(&entry.id)
+            && c.len == entry.len
+            && c.mtime == entry.mtime
+        {
+            return c.date;
         }
         drop(cache);
         let date = self
@@ -222,10 +223,10 @@ impl Store {
             ));
         }
         let seed = seed.filter(|s| !s.is_empty());
-        if let Some(s) = seed {
-            if parse_id(s) != Some(Folder::Inbox) {
-                return Err(invalid(s));
-            }
+        if let Some(s) = seed
+            && parse_id(s) != Some(Folder::Inbox)
+        {
+            return Err(invalid(s));
         }
         let seed_key = match seed {
             None => None,

@@ -135,17 +135,17 @@ pub(super) fn validate(
             "still the placeholder: register an app and put its client ID here (docs/accounts.md)",
         ));
     }
-    if let (Some(tenant), Some(p)) = (&section.tenant, using.provider) {
-        if !p.is_microsoft() {
-            return Err(ctx.at(
-                tenant,
-                "oauth2.tenant",
-                format!(
-                    "tenant applies to Microsoft accounts only, not {}",
-                    p.name()
-                ),
-            ));
-        }
+    if let (Some(tenant), Some(p)) = (&section.tenant, using.provider)
+        && !p.is_microsoft()
+    {
+        return Err(ctx.at(
+            tenant,
+            "oauth2.tenant",
+            format!(
+                "tenant applies to Microsoft accounts only, not {}",
+                p.name()
+            ),
+        ));
     }
     let tenant = section
         .tenant
