@@ -14,10 +14,9 @@ import urllib.parse
 import urllib.request
 from dataclasses import dataclass, field
 
-from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
-from smtp_server import free_port
+from smtp_server import Loopback
 
 
 @dataclass
@@ -146,43 +145,25 @@ def session_of(server):
     return server.session
 
 
-class OAuthSmtp:
+class OAuthSmtp(Loopback):
     """`with OAuthSmtp(tls_context, introspect_url=…) as smtp:` — STARTTLS required."""
 
     def __init__(self, starttls, introspect_url="", password=None, plain_answer=""):
-        self.handler = Handler(introspect_url=introspect_url, password=password, plain_answer=plain_answer)
-        self.port = free_port()
+        handler = Handler(introspect_url=introspect_url, password=password, plain_answer=plain_answer)
 
         def authenticator(server, session, envelope, mechanism, data):
             if mechanism not in ("PLAIN", "LOGIN"):
                 return AuthResult(success=False, handled=False)
-            if self.handler.plain_answer:
-                return AuthResult(success=False, handled=False, message=self.handler.plain_answer)
-            ok = self.handler.password is not None and isinstance(data, LoginPassword) and (data.login.decode(), data.password.decode()) == self.handler.password
+            if handler.plain_answer:
+                return AuthResult(success=False, handled=False, message=handler.plain_answer)
+            ok = handler.password is not None and isinstance(data, LoginPassword) and (data.login.decode(), data.password.decode()) == handler.password
             if ok:
                 session.auth_info = (mechanism, data.login.decode())
             return AuthResult(success=ok, handled=False)
 
-        self.controller = Controller(
-            self.handler,
-            hostname="127.0.0.1",
-            port=self.port,
-            server_kwargs=dict(
-                tls_context=starttls, require_starttls=True, authenticator=authenticator, auth_require_tls=True, auth_required=True
-            ),
-            ready_timeout=10,
+        super().__init__(
+            handler, tls_context=starttls, require_starttls=True, authenticator=authenticator, auth_require_tls=True, auth_required=True
         )
-
-    def __enter__(self):
-        self.controller.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.controller.stop()
-
-    @property
-    def messages(self):
-        return self.handler.messages
 
 
 def tls_context(tmp_path):

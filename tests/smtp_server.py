@@ -59,24 +59,15 @@ class Recorder:
         return "250 OK queued"
 
 
-class Server:
-    def __init__(self, port=None, tls=None, starttls=None, auth=None):
-        """tls / starttls: an ssl.SSLContext for implicit TLS or STARTTLS; auth: (user, password)."""
-        self.recorder = Recorder()
+class Loopback:
+    """aiosmtpd with `handler` on 127.0.0.1 at a free port (or `port`); a context manager.
+    `tls`: an ssl.SSLContext for implicit TLS; `server_kwargs` go to aiosmtpd's SMTP."""
+
+    def __init__(self, handler, port=None, tls=None, **server_kwargs):
+        self.handler = handler
         self.port = port or free_port()
-        kwargs = {}
-        if starttls is not None:
-            kwargs.update(tls_context=starttls, require_starttls=True)
-        if auth is not None:
-            user, password = auth
-
-            def check(server, session, envelope, mechanism, data):
-                ok = isinstance(data, LoginPassword) and data.login.decode() == user and data.password.decode() == password
-                return AuthResult(success=ok, handled=False)
-
-            kwargs.update(authenticator=check, auth_require_tls=True, auth_required=True)
         self.controller = Controller(
-            self.recorder, hostname="127.0.0.1", port=self.port, ssl_context=tls, server_kwargs=kwargs, ready_timeout=10
+            handler, hostname="127.0.0.1", port=self.port, ssl_context=tls, server_kwargs=server_kwargs, ready_timeout=10
         )
 
     def __enter__(self):
@@ -88,7 +79,25 @@ class Server:
 
     @property
     def messages(self):
-        return self.recorder.messages
+        return self.handler.messages
+
+
+class Server(Loopback):
+    def __init__(self, port=None, tls=None, starttls=None, auth=None):
+        """tls / starttls: an ssl.SSLContext for implicit TLS or STARTTLS; auth: (user, password)."""
+        self.recorder = Recorder()
+        kwargs = {}
+        if starttls is not None:
+            kwargs.update(tls_context=starttls, require_starttls=True)
+        if auth is not None:
+            user, password = auth
+
+            def check(server, session, envelope, mechanism, data):
+                ok = isinstance(data, LoginPassword) and data.login.decode() == user and data.password.decode() == password
+                return AuthResult(success=ok, handled=False)
+
+            kwargs.update(authenticator=check, auth_require_tls=True, auth_required=True)
+        super().__init__(self.recorder, port=port, tls=tls, **kwargs)
 
 
 def tls_contexts(tmp_path):

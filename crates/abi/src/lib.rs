@@ -7,9 +7,12 @@
 //! It has no dependencies so that build scripts can use it cheaply.
 #![forbid(unsafe_code)]
 
+pub use plugin::{render_plugin_header, render_plugin_rust};
 pub use render::{
     render_def, render_header, render_rust_exports, render_rust_types, render_version_script,
 };
+
+pub mod plugin;
 
 /// One Simple MAPI constant group as it appears in the header.
 pub struct ConstantGroup {
@@ -340,6 +343,33 @@ pub const EXPORTS: &[Export] = &[
 
 /// Ordinal of the `MAPIFreeBuffer@4` alias native mapi32.dll exports.
 pub const FREE_BUFFER_ALIAS_ORDINAL: u16 = 17;
+
+/// What the header generators do: write `include/<name>` from `fresh`, or with `--check`
+/// only compare and fail when the committed file differs.
+pub fn write_or_check_header(name: &str, bin: &str, fresh: &str) -> std::process::ExitCode {
+    use std::process::ExitCode;
+    let check = std::env::args().any(|a| a == "--check");
+    let path =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("../../include/{name}"));
+    if check {
+        return match std::fs::read_to_string(&path) {
+            Ok(committed) if committed == fresh => ExitCode::SUCCESS,
+            _ => {
+                eprintln!(
+                    "{} is stale: run `cargo run -p mapishim-abi --bin {bin}`",
+                    path.display()
+                );
+                ExitCode::FAILURE
+            }
+        };
+    }
+    if let Err(e) = std::fs::write(&path, fresh) {
+        eprintln!("cannot write {}: {e}", path.display());
+        return ExitCode::FAILURE;
+    }
+    println!("wrote {}", path.display());
+    ExitCode::SUCCESS
+}
 
 /// Soname of the Linux library.
 pub const SONAME: &str = "libmapi32.so.1";

@@ -115,10 +115,10 @@ impl Launcher {
             "composer started"
         );
         let early_exit = supervise(child, errors, resolved.kind.name());
-        if !message.modeless {
-            if let Ok(Some(failure)) = early_exit.recv_timeout(STARTUP_GRACE) {
-                return Err(MapiError::failure(failure));
-            }
+        if !message.modeless
+            && let Ok(Some(failure)) = early_exit.recv_timeout(STARTUP_GRACE)
+        {
+            return Err(MapiError::failure(failure));
         }
         Ok(Delivery::Opened)
     }

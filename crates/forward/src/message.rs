@@ -163,10 +163,10 @@ fn without_own_ids(request: &SendRequest) -> Cow<'_, SendRequest> {
         if blank(&r.address) {
             r.address = text(&format!("SMTP:{}", mailbox.address));
         }
-        if blank(&r.name) {
-            if let Some(name) = &mailbox.name {
-                r.name = text(name);
-            }
+        if blank(&r.name)
+            && let Some(name) = &mailbox.name
+        {
+            r.name = text(name);
         }
     }
     Cow::Owned(request)

@@ -63,13 +63,12 @@ fn is_tls_failure(e: &lettre::transport::smtp::Error) -> bool {
         if err.is::<rustls::Error>() {
             return true;
         }
-        if let Some(io) = err.downcast_ref::<std::io::Error>() {
-            if io
+        if let Some(io) = err.downcast_ref::<std::io::Error>()
+            && io
                 .get_ref()
                 .is_some_and(|inner| inner.is::<rustls::Error>())
-            {
-                return true;
-            }
+        {
+            return true;
         }
         source = err.source();
     }

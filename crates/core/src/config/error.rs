@@ -81,10 +81,10 @@ impl Ctx<'_> {
 
     /// Relative paths in the file are relative to the file's folder; `~/` is the home folder.
     pub fn resolve(&self, p: &Path) -> PathBuf {
-        if let Ok(rest) = p.strip_prefix("~") {
-            if let Some(home) = dirs::home_dir() {
-                return home.join(rest);
-            }
+        if let Ok(rest) = p.strip_prefix("~")
+            && let Some(home) = dirs::home_dir()
+        {
+            return home.join(rest);
         }
         match self.path.and_then(Path::parent) {
             Some(base) if p.is_relative() => base.join(p),

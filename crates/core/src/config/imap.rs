@@ -176,23 +176,7 @@ impl ImapSection {
         warnings: &mut Vec<String>,
     ) -> Result<ImapSettings, ConfigError> {
         let preset = self.provider.map(ImapProvider::preset);
-        let host = match (&self.host, preset) {
-            (Some(h), _) => {
-                let host = h.get_ref().trim().to_string();
-                if host.is_empty() {
-                    return Err(ctx.at(h, "imap.host", "empty host"));
-                }
-                host
-            }
-            (None, Some(p)) => p.host.to_string(),
-            (None, None) => {
-                return Err(ctx.error(
-                    None,
-                    Some("imap.host"),
-                    "missing: set host, or provider = \"gmail\" | \"microsoft365\" | \"outlook.com\" | \"fastmail\" | \"icloud\" | \"yahoo\"",
-                ));
-            }
-        };
+        let host = self.host(preset, ctx)?;
         let security = self
             .security
             .as_ref()
@@ -223,6 +207,62 @@ impl ImapSection {
             ctx,
             warnings,
         )?;
+        self.check_auth(auth, password.as_ref(), username, ctx)?;
+        let drafts_folder = self.drafts_folder(ctx)?;
+        Ok(ImapSettings {
+            port: self.port.unwrap_or(match security {
+                Security::Tls => 993,
+                _ => 143,
+            }),
+            host,
+            security,
+            username: Some(username.get_ref().clone()),
+            auth,
+            password,
+            oauth2_token_command: self
+                .oauth2_token_command
+                .as_ref()
+                .map(|c| c.get_ref().clone()),
+            ca_file: self
+                .ca_file
+                .as_ref()
+                .map(|p| ca_file(p, "imap.ca_file", ctx))
+                .transpose()?,
+            drafts_folder,
+            save_sent: self.save_sent,
+            timeout_secs: self.timeout_secs.unwrap_or(DEFAULT_TIMEOUT_SECS).max(1),
+            provider: self.provider,
+        })
+    }
+    /// `host`, or the provider's.
+    fn host(&self, preset: Option<&ImapPreset>, ctx: &Ctx<'_>) -> Result<String, ConfigError> {
+        Ok(match (&self.host, preset) {
+            (Some(h), _) => {
+                let host = h.get_ref().trim().to_string();
+                if host.is_empty() {
+                    return Err(ctx.at(h, "imap.host", "empty host"));
+                }
+                host
+            }
+            (None, Some(p)) => p.host.to_string(),
+            (None, None) => {
+                return Err(ctx.error(
+                    None,
+                    Some("imap.host"),
+                    "missing: set host, or provider = \"gmail\" | \"microsoft365\" | \"outlook.com\" | \"fastmail\" | \"icloud\" | \"yahoo\"",
+                ));
+            }
+        })
+    }
+
+    /// A token command needs a token `auth`; a token `auth` takes no password, any other needs one.
+    fn check_auth(
+        &self,
+        auth: SmtpAuth,
+        password: Option<&PasswordSource>,
+        username: &Spanned<String>,
+        ctx: &Ctx<'_>,
+    ) -> Result<(), ConfigError> {
         if let Some(command) = &self.oauth2_token_command {
             if !auth.uses_tokens() {
                 return Err(ctx.at(
@@ -253,6 +293,11 @@ impl ImapSection {
                 "missing: give password_env, password_command or password, or a token auth",
             ));
         }
+        Ok(())
+    }
+
+    /// `drafts_folder`, trimmed; "" means discover it.
+    fn drafts_folder(&self, ctx: &Ctx<'_>) -> Result<Option<String>, ConfigError> {
         let drafts_folder = self
             .drafts_folder
             .as_deref()
@@ -269,29 +314,6 @@ impl ImapSection {
                 "control characters, quotes and backslashes are not allowed in a mailbox name",
             ));
         }
-        Ok(ImapSettings {
-            port: self.port.unwrap_or(match security {
-                Security::Tls => 993,
-                _ => 143,
-            }),
-            host,
-            security,
-            username: Some(username.get_ref().clone()),
-            auth,
-            password,
-            oauth2_token_command: self
-                .oauth2_token_command
-                .as_ref()
-                .map(|c| c.get_ref().clone()),
-            ca_file: self
-                .ca_file
-                .as_ref()
-                .map(|p| ca_file(p, "imap.ca_file", ctx))
-                .transpose()?,
-            drafts_folder: drafts_folder.map(str::to_string),
-            save_sent: self.save_sent,
-            timeout_secs: self.timeout_secs.unwrap_or(DEFAULT_TIMEOUT_SECS).max(1),
-            provider: self.provider,
-        })
+        Ok(drafts_folder.map(str::to_string))
     }
 }

@@ -1,6 +1,6 @@
 //! `[oauth2]`: the built-in sign-in (`mapishim auth login`) for accounts that take OAuth2
 //! bearer tokens (`[smtp] auth = "xoauth2" | "oauthbearer"`, `backend = "graph"`).
-use super::provider::Provider;
+use super::provider::{Preset, Provider};
 use super::{ConfigError, Ctx};
 use serde::Deserialize;
 use std::path::PathBuf;
@@ -102,21 +102,12 @@ fn default_token_file(account: Option<&str>) -> Option<PathBuf> {
     super::data_dir().map(|d| d.join("tokens").join(format!("{name}.json")))
 }
 
-/// `section` is required: the caller checked that tokens come from the built-in sign-in.
-pub(super) fn validate(
-    section: Option<&OAuth2Section>,
-    using: &Use<'_>,
+/// `client_id`: required, not empty; the placeholder is a warning.
+fn client_id(
+    section: &OAuth2Section,
     ctx: &Ctx<'_>,
     warnings: &mut Vec<String>,
-) -> Result<OAuth2Settings, ConfigError> {
-    let Some(section) = section else {
-        return Err(ctx.error(
-            None,
-            Some("oauth2"),
-            "OAuth2 tokens need an [oauth2] section with client_id (or [smtp] oauth2_token_command)",
-        ));
-    };
-    let preset = using.provider.map(Provider::preset);
+) -> Result<String, ConfigError> {
     let Some(client_id) = &section.client_id else {
         return Err(ctx.error(
             None,
@@ -135,17 +126,27 @@ pub(super) fn validate(
             "still the placeholder: register an app and put its client ID here (docs/accounts.md)",
         ));
     }
-    if let (Some(tenant), Some(p)) = (&section.tenant, using.provider) {
-        if !p.is_microsoft() {
-            return Err(ctx.at(
-                tenant,
-                "oauth2.tenant",
-                format!(
-                    "tenant applies to Microsoft accounts only, not {}",
-                    p.name()
-                ),
-            ));
-        }
+    Ok(client_id_text)
+}
+
+/// `tenant` (Microsoft only), else the preset's, else `common`.
+fn tenant(
+    section: &OAuth2Section,
+    provider: Option<Provider>,
+    preset: Option<&Preset>,
+    ctx: &Ctx<'_>,
+) -> Result<String, ConfigError> {
+    if let (Some(tenant), Some(p)) = (&section.tenant, provider)
+        && !p.is_microsoft()
+    {
+        return Err(ctx.at(
+            tenant,
+            "oauth2.tenant",
+            format!(
+                "tenant applies to Microsoft accounts only, not {}",
+                p.name()
+            ),
+        ));
     }
     let tenant = section
         .tenant
@@ -168,6 +169,99 @@ pub(super) fn validate(
             "a tenant ID, domain, organizations, consumers or common",
         ));
     }
+    Ok(tenant)
+}
+
+/// `flow`, else the preset's, else device; the flow's endpoint must be known.
+fn flow(
+    section: &OAuth2Section,
+    using: &Use<'_>,
+    preset: Option<&Preset>,
+    device_authorization_url: &Option<String>,
+    authorization_url: &Option<String>,
+    ctx: &Ctx<'_>,
+) -> Result<OAuth2Flow, ConfigError> {
+    let flow = section
+        .flow
+        .as_ref()
+        .map(|f| *f.get_ref())
+        .or(preset.map(|p| p.flow))
+        .unwrap_or(OAuth2Flow::Device);
+    match flow {
+        OAuth2Flow::Device if device_authorization_url.is_none() => {
+            let message = if using.provider == Some(Provider::Gmail) {
+                "Google does not allow the device flow for mail; use flow = \"browser\""
+            } else {
+                "flow = \"device\" needs device_authorization_url"
+            };
+            return Err(match &section.flow {
+                Some(f) => ctx.at(f, "oauth2.flow", message),
+                None => ctx.error(None, Some("oauth2.device_authorization_url"), message),
+            });
+        }
+        OAuth2Flow::Browser if authorization_url.is_none() => {
+            let message = "flow = \"browser\" needs authorization_url";
+            return Err(match &section.flow {
+                Some(f) => ctx.at(f, "oauth2.flow", message),
+                None => ctx.error(None, Some("oauth2.authorization_url"), message),
+            });
+        }
+        _ => {}
+    }
+    Ok(flow)
+}
+
+/// `scopes`, else the preset's for SMTP or Graph; never none.
+fn scopes(
+    section: &OAuth2Section,
+    using: &Use<'_>,
+    preset: Option<&Preset>,
+    ctx: &Ctx<'_>,
+) -> Result<Vec<String>, ConfigError> {
+    Ok(match &section.scopes {
+        Some(s) if s.get_ref().is_empty() => {
+            return Err(ctx.at(s, "oauth2.scopes", "no scope: a token would allow nothing"));
+        }
+        Some(s) => s.get_ref().clone(),
+        None => {
+            let preset_scopes = preset.map(|p| {
+                if using.graph {
+                    p.graph_scopes
+                } else {
+                    p.smtp_scopes
+                }
+            });
+            match preset_scopes {
+                Some(list) if !list.is_empty() => list.iter().map(|s| s.to_string()).collect(),
+                _ => {
+                    return Err(ctx.error(
+                        None,
+                        Some("oauth2.scopes"),
+                        "missing: the scopes to ask for (presets fill them)",
+                    ));
+                }
+            }
+        }
+    })
+}
+
+/// `section` is required: the caller checked that tokens come from the built-in sign-in.
+pub(super) fn validate(
+    section: Option<&OAuth2Section>,
+    using: &Use<'_>,
+    ctx: &Ctx<'_>,
+    warnings: &mut Vec<String>,
+) -> Result<OAuth2Settings, ConfigError> {
+    let Some(section) = section else {
+        return Err(ctx.error(
+            None,
+            Some("oauth2"),
+            "OAuth2 tokens need an [oauth2] section with client_id (or [smtp] oauth2_token_command)",
+        ));
+    };
+    let preset = using.provider.map(Provider::preset);
+    let client_id_text = client_id(section, ctx, warnings)?;
+    let tenant = tenant(section, using.provider, preset, ctx)?;
     let from_preset = |url: Option<&str>| url.map(|u| u.replace("{tenant}", &tenant));
     let url = |key: &str,
                value: &Option<Spanned<String>>,
@@ -200,58 +294,15 @@ pub(super) fn validate(
                 "missing: set token_url, or [smtp] provider for a preset",
             )
         })?;
-    let flow = section
-        .flow
-        .as_ref()
-        .map(|f| *f.get_ref())
-        .or(preset.map(|p| p.flow))
-        .unwrap_or(OAuth2Flow::Device);
-    match flow {
-        OAuth2Flow::Device if device_authorization_url.is_none() => {
-            let message = if using.provider == Some(Provider::Gmail) {
-                "Google does not allow the device flow for mail; use flow = \"browser\""
-            } else {
-                "flow = \"device\" needs device_authorization_url"
-            };
-            return Err(match &section.flow {
-                Some(f) => ctx.at(f, "oauth2.flow", message),
-                None => ctx.error(None, Some("oauth2.device_authorization_url"), message),
-            });
-        }
-        OAuth2Flow::Browser if authorization_url.is_none() => {
-            let message = "flow = \"browser\" needs authorization_url";
-            return Err(match &section.flow {
-                Some(f) => ctx.at(f, "oauth2.flow", message),
-                None => ctx.error(None, Some("oauth2.authorization_url"), message),
-            });
-        }
-        _ => {}
-    }
-    let scopes = match &section.scopes {
-        Some(s) if s.get_ref().is_empty() => {
-            return Err(ctx.at(s, "oauth2.scopes", "no scope: a token would allow nothing"));
-        }
-        Some(s) => s.get_ref().clone(),
-        None => {
-            let preset_scopes = preset.map(|p| {
-                if using.graph {
-                    p.graph_scopes
-                } else {
-                    p.smtp_scopes
-                }
-            });
-            match preset_scopes {
-                Some(list) if !list.is_empty() => list.iter().map(|s| s.to_string()).collect(),
-                _ => {
-                    return Err(ctx.error(
-                        None,
-                        Some("oauth2.scopes"),
-                        "missing: the scopes to ask for (presets fill them)",
-                    ));
-                }
-            }
-        }
-    };
+    let flow = flow(
+        section,
+        using,
+        preset,
+        &device_authorization_url,
+        &authorization_url,
+        ctx,
+    )?;
+    let scopes = scopes(section, using, preset, ctx)?;
     let token_file = match &section.token_file {
         Some(p) => ctx.resolve(p),
         None => default_token_file(using.account).ok_or_else(|| {

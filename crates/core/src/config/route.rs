@@ -40,15 +40,15 @@ impl RouteSection {
     pub fn validate(&self, settings: &Settings, ctx: &Ctx<'_>) -> Result<Route, ConfigError> {
         let app = glob::Pattern::new(self.app.get_ref())
             .map_err(|e| ctx.at(&self.app, "route.app", format!("bad pattern: {e}")))?;
-        if let Some(kind) = &self.backend {
-            if !kind.get_ref().is_configured(settings) {
-                let name = kind.get_ref().name();
-                return Err(ctx.at(
-                    kind,
-                    "route.backend",
-                    format!("backend \"{name}\" needs a [{name}] section"),
-                ));
-            }
+        if let Some(kind) = &self.backend
+            && !kind.get_ref().is_configured(settings)
+        {
+            let name = kind.get_ref().name();
+            return Err(ctx.at(
+                kind,
+                "route.backend",
+                format!("backend \"{name}\" needs a [{name}] section"),
+            ));
         }
         if self.backend.is_none() && self.composer.is_none() {
             return Err(ctx.at(

@@ -1,5 +1,5 @@
 //! `[smtp]`: the server the smtp backend (and `outbox flush`) delivers to.
-use super::provider::Provider;
+use super::provider::{Preset, Provider};
 use super::{ConfigError, Ctx, DEFAULT_TIMEOUT_SECS};
 use serde::Deserialize;
 use std::fmt;
@@ -181,23 +181,7 @@ impl SmtpSection {
         warnings: &mut Vec<String>,
     ) -> Result<SmtpSettings, ConfigError> {
         let preset = self.provider.map(Provider::preset);
-        let host = match (&self.host, preset) {
-            (Some(h), _) => {
-                let host = h.get_ref().trim().to_string();
-                if host.is_empty() {
-                    return Err(ctx.at(h, "smtp.host", "empty host"));
-                }
-                host
-            }
-            (None, Some(p)) => p.smtp_host.to_string(),
-            (None, None) => {
-                return Err(ctx.error(
-                    None,
-                    Some("smtp.host"),
-                    "missing: set host, or provider = \"microsoft365\" | \"outlook.com\" | \"gmail\"",
-                ));
-            }
-        };
+        let host = self.host(preset, ctx)?;
         let security = self
             .security
             .or(preset.map(|p| p.security))
@@ -224,37 +208,7 @@ impl SmtpSection {
         }
         let auth = self.auth.as_ref().map(|a| *a.get_ref()).unwrap_or_default();
         let password = self.password(ctx, warnings)?;
-        if let Some(command) = &self.oauth2_token_command {
-            if !auth.uses_tokens() {
-                return Err(ctx.at(
-                    command,
-                    "smtp.oauth2_token_command",
-                    "needs auth = \"xoauth2\" or \"oauthbearer\"",
-                ));
-            }
-            if command.get_ref().is_empty() {
-                return Err(ctx.at(command, "smtp.oauth2_token_command", "empty command"));
-            }
-        }
-        if let Some(a) = self.auth.as_ref().filter(|a| a.get_ref().uses_tokens()) {
-            if self.username.is_none() {
-                return Err(ctx.at(
-                    a,
-                    "smtp.username",
-                    format!("auth = \"{}\" needs username (the mailbox)", auth.name()),
-                ));
-            }
-            if password.is_some() {
-                return Err(ctx.at(
-                    a,
-                    "smtp.auth",
-                    format!(
-                        "auth = \"{}\" takes no password; remove password, password_env or password_command",
-                        auth.name()
-                    ),
-                ));
-            }
-        }
+        self.check_token_auth(auth, password.as_ref(), ctx)?;
         let port = self
             .port
             .or(preset.map(|p| p.smtp_port))
@@ -284,6 +238,69 @@ impl SmtpSection {
         })
     }
 
+    /// `host`, or the provider's.
+    fn host(&self, preset: Option<&Preset>, ctx: &Ctx<'_>) -> Result<String, ConfigError> {
+        Ok(match (&self.host, preset) {
+            (Some(h), _) => {
+                let host = h.get_ref().trim().to_string();
+                if host.is_empty() {
+                    return Err(ctx.at(h, "smtp.host", "empty host"));
+                }
+                host
+            }
+            (None, Some(p)) => p.smtp_host.to_string(),
+            (None, None) => {
+                return Err(ctx.error(
+                None,
+                Some("smtp.host"),
+                "missing: set host, or provider = \"microsoft365\" | \"outlook.com\" | \"gmail\"",
+            ));
+            }
+        })
+    }
+
+    /// A token command needs a token `auth`, and a token `auth` a username and no password.
+    fn check_token_auth(
+        &self,
+        auth: SmtpAuth,
+        password: Option<&PasswordSource>,
+        ctx: &Ctx<'_>,
+    ) -> Result<(), ConfigError> {
+        if let Some(command) = &self.oauth2_token_command {
+            if !auth.uses_tokens() {
+                return Err(ctx.at(
+                    command,
+                    "smtp.oauth2_token_command",
+                    "needs auth = \"xoauth2\" or \"oauthbearer\"",
+                ));
+            }
+            if command.get_ref().is_empty() {
+                return Err(ctx.at(command, "smtp.oauth2_token_command", "empty command"));
+            }
+        }
+        if let Some(a) = self.auth.as_ref().filter(|a| a.get_ref().uses_tokens()) {
+            if self.username.is_none() {
+                return Err(ctx.at(
+                    a,
+                    "smtp.username",
+                    format!("auth = \"{}\" needs username (the mailbox)", auth.name()),
+                ));
+            }
+            if password.is_some() {
+                return Err(ctx.at(
+                a,
+                "smtp.auth",
+                format!(
+                    "auth = \"{}\" takes no password; remove password, password_env or password_command",
+                    auth.name()
+                ),
+            ));
+            }
+        }
+        Ok(())
+    }
+
+    /// At most one of `password_env`, `password_command`, `password`.
     fn password(
         &self,
         ctx: &Ctx<'_>,
