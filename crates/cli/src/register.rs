@@ -302,10 +302,8 @@ mod imp {
                 restore(&mail, "", previous_default)?;
             }
             drop(mail);
-            if had_mapi_record {
-                if let Ok(messaging) = view.open_rw(MESSAGING) {
-                    restore(&messaging, "MAPI", previous_mapi)?;
-                }
+            if had_mapi_record && let Ok(messaging) = view.open_rw(MESSAGING) {
+                restore(&messaging, "MAPI", previous_mapi)?;
             }
             let mail_parent = view.open_rw(MAIL)?;
             mail_parent
