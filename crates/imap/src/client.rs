@@ -1,24 +1,25 @@
 //! One IMAP connection: TCP with a bound on every read and write, implicit TLS or
 //! STARTTLS over rustls with ring, LOGIN or AUTHENTICATE XOAUTH2/OAUTHBEARER, special-use
-//! discovery (RFC 6154) and APPEND. The `imap` crate speaks the protocol; this module only
-//! supplies the stream and maps its errors to the outcomes that decide the MAPI code.
+//! discovery (RFC 6154) and APPEND. `protocol` speaks IMAP; this module supplies the
+//! stream and maps its errors to the outcomes that decide the MAPI code.
+use crate::protocol::{self, Arg, Connection};
 use base64::Engine;
-use imap_proto::{NameAttribute, UidSetMember};
+use imap_proto::{MailboxDatum, NameAttribute, ResponseCode, UidSetMember};
 use mapishim_core::config::{ImapSettings, OAuth2Settings, PasswordSource, Security, SmtpAuth};
 use mapishim_oauth2::TokenSource;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName};
-use std::cell::Cell;
 use std::io::{Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
 use std::sync::Arc;
 use std::time::Duration;
 
-/// A byte stream the `imap` crate can drive: plain TCP (before STARTTLS) or TLS.
+/// A byte stream IMAP runs over: plain TCP or TLS.
 pub trait Io: Read + Write + Send {}
 impl<T: Read + Write + Send> Io for T {}
 
-pub type Session = imap::Session<Box<dyn Io>>;
+/// A logged-in connection.
+pub type Session = Connection<Box<dyn Io>>;
 
 /// What went wrong, in the terms that decide the MAPI code.
 #[derive(Debug)]
@@ -78,37 +79,21 @@ pub struct Account {
     tokens: Option<TokenSource>,
 }
 
-fn classify(e: imap::Error, stage: &str) -> Failure {
+fn classify(e: protocol::Error, stage: &str) -> Failure {
     match e {
-        imap::Error::No(_) | imap::Error::Bad(_) | imap::Error::Append => {
+        protocol::Error::No(_) | protocol::Error::Bad(_) => {
             Failure::Refused(format!("{stage}: the server refused it: {e}"))
         }
-        _ => Failure::Unreachable(format!("{stage}: {e}")),
+        protocol::Error::Io(_) => Failure::Unreachable(format!("{stage}: {e}")),
     }
 }
 
-/// XOAUTH2 and OAUTHBEARER: one client message; any later challenge is the server's error
-/// report, answered with the dummy response the mechanism requires.
+/// XOAUTH2 or OAUTHBEARER: the mechanism, the client's one message, and the dummy
+/// response the mechanism requires to an error challenge.
 struct Bearer {
-    first: Cell<bool>,
+    mechanism: &'static str,
     message: String,
     dummy: &'static [u8],
-}
-
-impl imap::Authenticator for Bearer {
-    type Response = Vec<u8>;
-
-    fn process(&self, challenge: &[u8]) -> Vec<u8> {
-        if self.first.replace(false) {
-            self.message.clone().into_bytes()
-        } else {
-            tracing::debug!(
-                challenge = %String::from_utf8_lossy(challenge).chars().take(200).collect::<String>(),
-                "IMAP token refused"
-            );
-            self.dummy.to_vec()
-        }
-    }
 }
 
 impl Account {
@@ -198,28 +183,32 @@ impl Account {
         )))
     }
 
-    /// TCP, TLS as configured, greeting: a client ready to log in.
-    fn open(&self) -> Result<imap::Client<Box<dyn Io>>, Failure> {
+    /// TCP, TLS as configured, greeting: a connection ready to log in.
+    fn open(&self) -> Result<Session, Failure> {
         let tcp = self.tcp()?;
         let host = &self.settings.host;
         match self.settings.security {
-            Security::Tls => {
-                let mut client = imap::Client::new(self.tls(tcp)?);
-                client
-                    .read_greeting()
-                    .map_err(|e| classify(e, "greeting"))?;
-                Ok(client)
-            }
+            Security::Tls => Connection::open(self.tls(tcp)?).map_err(|e| classify(e, "greeting")),
             Security::None => {
-                let mut client = imap::Client::new(Box::new(tcp) as Box<dyn Io>);
-                client
-                    .read_greeting()
-                    .map_err(|e| classify(e, "greeting"))?;
-                Ok(client)
+                Connection::open(Box::new(tcp) as Box<dyn Io>).map_err(|e| classify(e, "greeting"))
             }
             Security::Starttls => {
-                starttls(&tcp, host)?;
-                Ok(imap::Client::new(self.tls(tcp)?))
+                let mut plain = Connection::open(tcp).map_err(|e| classify(e, "greeting"))?;
+                let offered = plain
+                    .has("STARTTLS")
+                    .map_err(|e| classify(e, "CAPABILITY"))?;
+                if !offered {
+                    return Err(Failure::Unreachable(format!(
+                        "{host} does not offer STARTTLS; set security = \"tls\" or fix the server"
+                    )));
+                }
+                let tcp = plain.starttls().map_err(|e| match e {
+                    protocol::Error::Io(_) => {
+                        Failure::Unreachable(format!("STARTTLS with {host}: {e}"))
+                    }
+                    e => Failure::Unreachable(format!("{host} refused STARTTLS: {e}")),
+                })?;
+                Ok(Connection::resume(self.tls(tcp)?))
             }
         }
     }
@@ -240,48 +229,57 @@ impl Account {
         }
     }
 
-    fn bearer(&self, token: &str) -> (&'static str, Bearer) {
+    fn bearer(&self, token: &str) -> Bearer {
         let user = self.settings.username.as_deref().unwrap_or_default();
-        let (name, message, dummy): (_, _, &'static [u8]) = match self.settings.auth {
-            SmtpAuth::Oauthbearer => (
-                "OAUTHBEARER",
+        match self.settings.auth {
+            SmtpAuth::Oauthbearer => Bearer {
+                mechanism: "OAUTHBEARER",
                 // RFC 7628 §3.1, authzid escaped as in RFC 5801.
-                format!(
+                message: format!(
                     "n,a={},\x01host={}\x01port={}\x01auth=Bearer {token}\x01\x01",
                     user.replace('=', "=3D").replace(',', "=2C"),
                     self.settings.host,
                     self.settings.port
                 ),
-                b"\x01",
-            ),
-            _ => (
-                "XOAUTH2",
-                format!("user={user}\x01auth=Bearer {token}\x01\x01"),
-                b"",
-            ),
-        };
-        (
-            name,
-            Bearer {
-                first: Cell::new(true),
-                message,
-                dummy,
+                dummy: b"\x01",
             },
-        )
+            _ => Bearer {
+                mechanism: "XOAUTH2",
+                message: format!("user={user}\x01auth=Bearer {token}\x01\x01"),
+                dummy: b"",
+            },
+        }
+    }
+
+    fn authenticate(session: &mut Session, bearer: &Bearer) -> Result<(), protocol::Error> {
+        session.authenticate(bearer.mechanism, bearer.message.as_bytes(), bearer.dummy)
     }
 
     /// A logged-in session.
     pub fn login(&self) -> Result<Session, Failure> {
-        let client = self.open()?;
+        let mut session = self.open()?;
         let user = self.settings.username.clone().unwrap_or_default();
         if !self.settings.auth.uses_tokens() {
             let password = self.password()?;
-            return client.login(&user, &password).map_err(|(e, _)| match e {
-                imap::Error::No(_) | imap::Error::Bad(_) => {
-                    Failure::Auth(format!("LOGIN as {user}: the server refused it: {e}"))
-                }
-                e => classify(e, "LOGIN"),
-            });
+            // LOGINDISABLED (RFC 3501 §6.2.3): the same credentials through SASL PLAIN.
+            let disabled = session
+                .has("LOGINDISABLED")
+                .map_err(|e| classify(e, "CAPABILITY"))?;
+            let result = if disabled {
+                let plain = format!("\0{user}\0{password}");
+                session.authenticate("PLAIN", plain.as_bytes(), b"")
+            } else {
+                session
+                    .run(&[Arg::Atom("LOGIN"), Arg::Str(&user), Arg::Str(&password)])
+                    .map(drop)
+            };
+            return match result {
+                Ok(()) => Ok(session),
+                Err(e @ (protocol::Error::No(_) | protocol::Error::Bad(_))) => Err(Failure::Auth(
+                    format!("LOGIN as {user}: the server refused it: {e}"),
+                )),
+                Err(e) => Err(classify(e, "LOGIN")),
+            };
         }
         let tokens = self.tokens.as_ref().ok_or_else(|| {
             Failure::Auth(format!(
@@ -297,23 +295,25 @@ impl Account {
             }
         };
         let token = tokens.access_token().map_err(token_failure)?;
-        let (mechanism, bearer) = self.bearer(token.secret());
-        let client = match client.authenticate(mechanism, &bearer) {
-            Ok(session) => return Ok(session),
-            Err((imap::Error::No(why), client)) => {
+        match Self::authenticate(&mut session, &self.bearer(token.secret())) {
+            Ok(()) => return Ok(session),
+            Err(protocol::Error::No(why)) => {
                 tracing::info!("access token refused ({why}); refreshing it and trying once more");
-                client
             }
-            Err((e, _)) => return Err(classify(e, "AUTHENTICATE")),
-        };
+            Err(e) => return Err(classify(e, "AUTHENTICATE")),
+        }
         let token = tokens.force_refresh(&token).map_err(token_failure)?;
-        let (mechanism, bearer) = self.bearer(token.secret());
-        client.authenticate(mechanism, &bearer).map_err(|(e, _)| match e {
-            imap::Error::No(_) | imap::Error::Bad(_) => Failure::Auth(format!(
-                "AUTHENTICATE {mechanism} as {user}: the server refused a freshly refreshed access token: {e}"
-            )),
-            e => classify(e, "AUTHENTICATE"),
-        })
+        let bearer = self.bearer(token.secret());
+        match Self::authenticate(&mut session, &bearer) {
+            Ok(()) => Ok(session),
+            Err(e @ (protocol::Error::No(_) | protocol::Error::Bad(_))) => {
+                Err(Failure::Auth(format!(
+                    "AUTHENTICATE {} as {user}: the server refused a freshly refreshed access token: {e}",
+                    bearer.mechanism
+                )))
+            }
+            Err(e) => Err(classify(e, "AUTHENTICATE")),
+        }
     }
 
     /// The mailbox for `use_`: `drafts_folder` when set (for drafts), else the one LIST
@@ -322,14 +322,18 @@ impl Account {
         if let (SpecialUse::Drafts, Some(folder)) = (use_, &self.settings.drafts_folder) {
             return Ok(folder.clone());
         }
-        let names = session
-            .list(Some(""), Some("*"))
+        let listed = session
+            .run(&[Arg::Atom("LIST"), Arg::Str(""), Arg::Str("*")])
             .map_err(|e| classify(e, "LIST"))?;
         let wanted = use_.attribute();
-        let found = names
-            .iter()
-            .find(|n| n.attributes().contains(&wanted))
-            .map(|n| n.name().to_string());
+        let found = listed.untagged.into_iter().find_map(|r| match r {
+            imap_proto::Response::MailboxData(MailboxDatum::List {
+                name_attributes,
+                name,
+                ..
+            }) if name_attributes.contains(&wanted) => Some(name.into_owned()),
+            _ => None,
+        });
         if found.is_none() {
             tracing::info!(
                 "no mailbox carries the {:?} special-use attribute; using \"{}\"",
@@ -341,89 +345,33 @@ impl Account {
     }
 
     /// Logs in, finds the mailbox and APPENDs `data` with `flags`. `data` is the message as
-    /// rendered once; the crate writes it as one literal (synchronizing: imap 3 does not
-    /// send LITERAL+ non-synchronizing literals).
+    /// rendered once, written as one literal (LITERAL+ when the server offers it).
     pub fn append(
         &self,
         use_: SpecialUse,
         data: &[u8],
-        flags: &[imap::types::Flag<'static>],
+        flags: &[&str],
     ) -> Result<Appended, Failure> {
         let mut session = self.login()?;
         let mailbox = self.mailbox(&mut session, use_)?;
+        let flags = format!("({})", flags.join(" "));
         let result = session
-            .append(&mailbox, data)
-            .flags(flags.iter().cloned())
-            .finish()
+            .run(&[
+                Arg::Atom("APPEND"),
+                Arg::Str(&mailbox),
+                Arg::Atom(&flags),
+                Arg::Literal(data),
+            ])
             .map_err(|e| classify(e, &format!("APPEND to {mailbox}")));
-        let _ = session.logout();
-        let appended = result?;
-        let uid = appended
-            .uids
-            .and_then(|u| u.into_iter().next())
-            .map(|m| match m {
+        session.logout();
+        let uid = match result?.code {
+            Some(ResponseCode::AppendUid(_, set)) => set.into_iter().next().map(|m| match m {
                 UidSetMember::Uid(uid) => uid,
                 UidSetMember::UidRange(r) => *r.start(),
-            });
+            }),
+            _ => None,
+        };
         Ok(Appended { mailbox, uid })
-    }
-}
-
-/// Greeting, CAPABILITY and STARTTLS on the plain connection. By hand: the `imap` crate
-/// negotiates STARTTLS only inside its own builder, with its own TLS connectors (not ring),
-/// and keeps the command for a plain client private. Three lines each way.
-fn starttls(tcp: &TcpStream, host: &str) -> Result<(), Failure> {
-    use std::io::BufRead;
-    let lost = |e: std::io::Error| Failure::Unreachable(format!("STARTTLS with {host}: {e}"));
-    let mut reader = std::io::BufReader::new(tcp);
-    let mut line = String::new();
-    let mut read_line = |line: &mut String| -> Result<(), Failure> {
-        line.clear();
-        // Lines are bounded: a server sending one without end is cut off by the timeout.
-        let n = (&mut reader).take(8192).read_line(line).map_err(lost)?;
-        if n == 0 {
-            return Err(Failure::Unreachable(format!(
-                "{host} closed the connection"
-            )));
-        }
-        Ok(())
-    };
-    read_line(&mut line)?;
-    if !line.starts_with("* OK") {
-        return Err(Failure::Unreachable(format!(
-            "{host} greeted with {:?}",
-            line.trim_end()
-        )));
-    }
-    let mut writer = tcp;
-    writer.write_all(b"s1 CAPABILITY\r\n").map_err(lost)?;
-    let mut offered = line.to_ascii_uppercase().contains("STARTTLS");
-    loop {
-        read_line(&mut line)?;
-        if line.starts_with("* CAPABILITY") && line.to_ascii_uppercase().contains("STARTTLS") {
-            offered = true;
-        }
-        if line.starts_with("s1 ") {
-            break;
-        }
-    }
-    if !offered {
-        return Err(Failure::Unreachable(format!(
-            "{host} does not offer STARTTLS; set security = \"tls\" or fix the server"
-        )));
-    }
-    writer.write_all(b"s2 STARTTLS\r\n").map_err(lost)?;
-    loop {
-        read_line(&mut line)?;
-        if line.starts_with("s2 OK") {
-            return Ok(());
-        }
-        if line.starts_with("s2 ") {
-            return Err(Failure::Unreachable(format!(
-                "{host} refused STARTTLS: {}",
-                line.trim_end()
-            )));
-        }
     }
 }
 

@@ -10,10 +10,10 @@
 #![forbid(unsafe_code)]
 
 mod client;
+mod protocol;
 
 pub use client::{Account, Appended, Failure, SpecialUse, display_name};
 
-use imap::types::Flag;
 use mapishim_core::config::{ComposerSettings, ImapSettings, OAuth2Settings};
 use mapishim_core::files;
 use mapishim_core::mime::{self, BccHeader};
@@ -22,8 +22,8 @@ use mapishim_core::{
 };
 use std::path::{Path, PathBuf};
 
-const DRAFT_FLAGS: &[Flag<'static>] = &[Flag::Draft, Flag::Seen];
-const SENT_FLAGS: &[Flag<'static>] = &[Flag::Seen];
+const DRAFT_FLAGS: &[&str] = &["\\Draft", "\\Seen"];
+const SENT_FLAGS: &[&str] = &["\\Seen"];
 
 impl Failure {
     fn code(&self) -> MapiCode {
