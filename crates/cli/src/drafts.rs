@@ -68,7 +68,7 @@ pub fn report(s: &Settings, connect: bool, warnings: &mut Vec<String>) -> Result
             "save_sent with Gmail: Gmail files SMTP submissions in Sent itself, so each message would show twice".into(),
         );
     }
-    let _ = session.logout();
+    session.logout();
     Ok(())
 }
 

@@ -5,7 +5,7 @@
 //!
 //! Unix: the program leads its own process group, and the group is killed. Windows: the
 //! program is put in a job object, and the job is terminated.
-#![cfg_attr(unix, forbid(unsafe_code))]
+#![forbid(unsafe_code)]
 
 use std::io::Read;
 use std::process::{Child, Command, ExitStatus, Stdio};
@@ -202,52 +202,7 @@ mod tree {
 }
 
 #[cfg(windows)]
-mod tree {
-    use std::os::windows::io::AsRawHandle;
-    use std::process::Child;
-    use windows_sys::Win32::Foundation::{CloseHandle, HANDLE};
-    use windows_sys::Win32::System::JobObjects::{
-        AssignProcessToJobObject, CreateJobObjectW, TerminateJobObject,
-    };
-
-    /// A job object holding the child and, by inheritance, everything it starts. A process
-    /// started between `spawn` and the assignment escapes the job; the child itself is
-    /// still killed.
-    pub struct Tree(HANDLE);
-
-    impl Tree {
-        pub fn adopt(child: &Child) -> Self {
-            // SAFETY: no security attributes and no name; the handle is owned by `Tree`.
-            let job = unsafe { CreateJobObjectW(std::ptr::null(), std::ptr::null()) };
-            if !job.is_null() {
-                // SAFETY: both handles are valid: the job was just created, and the child
-                // handle lives as long as `child`.
-                unsafe { AssignProcessToJobObject(job, child.as_raw_handle() as HANDLE) };
-            }
-            Tree(job)
-        }
-
-        pub fn kill(self, child: &mut Child) {
-            if !self.0.is_null() {
-                // SAFETY: the job handle is valid until `drop`.
-                unsafe { TerminateJobObject(self.0, 1) };
-            }
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-
-    impl Drop for Tree {
-        fn drop(&mut self) {
-            if !self.0.is_null() {
-                // SAFETY: the handle was created by `adopt` and is closed once. Closing it
-                // does not end the processes (no KILL_ON_JOB_CLOSE): a program may leave a
-                // helper running on purpose.
-                unsafe { CloseHandle(self.0) };
-            }
-        }
-    }
-}
+use mapishim_ffi::windows as tree;
 
 #[cfg(all(test, unix))]
 mod tests {

@@ -20,6 +20,8 @@ use std::ffi::{c_char, c_void};
 
 pub mod block;
 pub mod foreign;
+#[cfg(windows)]
+pub mod windows;
 
 /// Longest string read from a caller, in code units: a bound on a missing terminator.
 pub const MAX_STRING_UNITS: usize = 256 * 1024 * 1024;

@@ -47,8 +47,7 @@ fn platform_init() {
     ONCE.call_once(|| {
         #[cfg(windows)]
         {
-            // SAFETY: GetACP takes no arguments and only reads process state.
-            let code_page = unsafe { windows_sys::Win32::Globalization::GetACP() };
+            let code_page = mapishim_ffi::windows::ansi_code_page();
             mapishim_engine::c_api::set_system_ansi_codepage(code_page);
         }
     });

@@ -5,7 +5,7 @@
 //! access token.
 //!
 //! Tokens never appear in `Debug` output, log lines or error messages.
-#![cfg_attr(not(windows), forbid(unsafe_code))]
+#![forbid(unsafe_code)]
 
 mod flows;
 mod http;
