@@ -82,52 +82,57 @@ pub mod dpapi {
         }
     }
 
-    pub fn seal(clear: &[u8]) -> io::Result<Vec<u8>> {
-        let input = blob(clear);
+    /// Runs `call` (CryptProtectData or CryptUnprotectData) from `data` into a blob it
+    /// allocates, and copies that out.
+    fn crypt(
+        data: &[u8],
+        call: impl FnOnce(&CRYPT_INTEGER_BLOB, &mut CRYPT_INTEGER_BLOB) -> i32,
+    ) -> io::Result<Vec<u8>> {
+        let input = blob(data);
         let mut out = CRYPT_INTEGER_BLOB {
             cbData: 0,
             pbData: std::ptr::null_mut(),
         };
-        // SAFETY: `input` points at `clear`, alive for the call; optional arguments are
-        // NULL; `out` is written by the call and freed by `take`.
-        let ok = unsafe {
-            CryptProtectData(
-                &input,
-                std::ptr::null(),
-                std::ptr::null(),
-                std::ptr::null(),
-                std::ptr::null(),
-                CRYPTPROTECT_UI_FORBIDDEN,
-                &mut out,
-            )
-        };
-        if ok == 0 {
+        if call(&input, &mut out) == 0 {
             return Err(io::Error::last_os_error());
         }
         Ok(take(out))
     }
 
+    /// Encrypts for the current user.
+    pub fn seal(clear: &[u8]) -> io::Result<Vec<u8>> {
+        crypt(clear, |input, out| {
+            // SAFETY: `input` points at `clear`, alive for the call; the optional arguments
+            // are NULL; `out` is written by the call and freed by `take`.
+            unsafe {
+                CryptProtectData(
+                    input,
+                    std::ptr::null(),
+                    std::ptr::null(),
+                    std::ptr::null(),
+                    std::ptr::null(),
+                    CRYPTPROTECT_UI_FORBIDDEN,
+                    out,
+                )
+            }
+        })
+    }
+
+    /// Decrypts what `seal` wrote for this user.
     pub fn open(stored: &[u8]) -> io::Result<Vec<u8>> {
-        let input = blob(stored);
-        let mut out = CRYPT_INTEGER_BLOB {
-            cbData: 0,
-            pbData: std::ptr::null_mut(),
-        };
-        // SAFETY: as in `seal`.
-        let ok = unsafe {
-            CryptUnprotectData(
-                &input,
-                std::ptr::null_mut(),
-                std::ptr::null(),
-                std::ptr::null(),
-                std::ptr::null(),
-                CRYPTPROTECT_UI_FORBIDDEN,
-                &mut out,
-            )
-        };
-        if ok == 0 {
-            return Err(io::Error::last_os_error());
-        }
-        Ok(take(out))
+        crypt(stored, |input, out| {
+            // SAFETY: as in `seal`; the description out-parameter is not asked for.
+            unsafe {
+                CryptUnprotectData(
+                    input,
+                    std::ptr::null_mut(),
+                    std::ptr::null(),
+                    std::ptr::null(),
+                    std::ptr::null(),
+                    CRYPTPROTECT_UI_FORBIDDEN,
+                    out,
+                )
+            }
+        })
     }
 }

@@ -5,7 +5,7 @@
 use crate::protocol::{self, Arg, Connection};
 use base64::Engine;
 use imap_proto::{MailboxDatum, NameAttribute, ResponseCode, UidSetMember};
-use mapishim_core::config::{ImapSettings, OAuth2Settings, PasswordSource, Security, SmtpAuth};
+use mapishim_core::config::{ImapSettings, OAuth2Settings, Security, SmtpAuth};
 use mapishim_oauth2::TokenSource;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName};
@@ -214,19 +214,12 @@ impl Account {
     }
 
     fn password(&self) -> Result<String, Failure> {
-        match &self.settings.password {
-            None => Err(Failure::Auth("no password configured".into())),
-            Some(PasswordSource::Plain(p)) => Ok(p.clone()),
-            Some(PasswordSource::Env(var)) => std::env::var(var).map_err(|_| {
-                Failure::Auth(format!(
-                    "password_env: environment variable {var} is not set"
-                ))
-            }),
-            Some(PasswordSource::Command(cmd)) => {
-                mapishim_command::secret("password_command", cmd, self.timeout())
-                    .map_err(Failure::Auth)
-            }
-        }
+        let Some(source) = &self.settings.password else {
+            return Err(Failure::Auth("no password configured".into()));
+        };
+        source
+            .read(|cmd| mapishim_command::secret("password_command", cmd, self.timeout()))
+            .map_err(Failure::Auth)
     }
 
     fn bearer(&self, token: &str) -> Bearer {

@@ -16,7 +16,7 @@ use lettre::transport::smtp::authentication::{Credentials, Mechanism};
 use lettre::transport::smtp::client::{Certificate, SmtpConnection, TlsParameters};
 use lettre::transport::smtp::commands::{Data, Mail, Rcpt, Rset};
 use lettre::transport::smtp::extension::{ClientId, Extension, MailBodyParameter, MailParameter};
-use mapishim_core::config::{OnFailure, PasswordSource, Security, SmtpAuth, SmtpSettings};
+use mapishim_core::config::{OnFailure, Security, SmtpAuth, SmtpSettings};
 use mapishim_core::mime::{self, BccHeader};
 use mapishim_core::{Backend, Delivery, LogonRequest, MapiCode, MapiError, Message, Result};
 use mapishim_oauth2::TokenSource;
@@ -249,19 +249,12 @@ impl SmtpBackend {
     }
 
     fn password(&self) -> std::result::Result<String, Failure> {
-        match &self.settings.password {
-            None => Ok(String::new()),
-            Some(PasswordSource::Plain(p)) => Ok(p.clone()),
-            Some(PasswordSource::Env(var)) => std::env::var(var).map_err(|_| {
-                Failure::Auth(format!(
-                    "password_env: environment variable {var} is not set"
-                ))
-            }),
-            Some(PasswordSource::Command(cmd)) => {
-                mapishim_command::secret("password_command", cmd, self.timeout())
-                    .map_err(Failure::Auth)
-            }
-        }
+        let Some(source) = &self.settings.password else {
+            return Ok(String::new());
+        };
+        source
+            .read(|cmd| mapishim_command::secret("password_command", cmd, self.timeout()))
+            .map_err(Failure::Auth)
     }
 
     /// TCP, TLS as configured, EHLO: a connection ready for AUTH or MAIL.

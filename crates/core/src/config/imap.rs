@@ -1,7 +1,10 @@
 //! `[imap]`: the account the `drafts` composer stores dialog requests in, and where
 //! `save_sent` copies delivered mail. The token and password sources are those of `[smtp]`.
 use super::provider::Provider;
-use super::smtp::{PasswordSource, Security, SmtpAuth, ca_file, is_loopback, password_source};
+use super::smtp::{
+    PasswordSource, Security, SmtpAuth, ca_file, host_or_preset, is_loopback, no_password,
+    password_source, token_command,
+};
 use super::{ConfigError, Ctx, DEFAULT_TIMEOUT_SECS};
 use serde::Deserialize;
 use std::path::PathBuf;
@@ -236,23 +239,13 @@ impl ImapSection {
     }
     /// `host`, or the provider's.
     fn host(&self, preset: Option<&ImapPreset>, ctx: &Ctx<'_>) -> Result<String, ConfigError> {
-        Ok(match (&self.host, preset) {
-            (Some(h), _) => {
-                let host = h.get_ref().trim().to_string();
-                if host.is_empty() {
-                    return Err(ctx.at(h, "imap.host", "empty host"));
-                }
-                host
-            }
-            (None, Some(p)) => p.host.to_string(),
-            (None, None) => {
-                return Err(ctx.error(
-                    None,
-                    Some("imap.host"),
-                    "missing: set host, or provider = \"gmail\" | \"microsoft365\" | \"outlook.com\" | \"fastmail\" | \"icloud\" | \"yahoo\"",
-                ));
-            }
-        })
+        host_or_preset(
+            self.host.as_ref(),
+            preset.map(|p| p.host),
+            "imap",
+            "\"gmail\" | \"microsoft365\" | \"outlook.com\" | \"fastmail\" | \"icloud\" | \"yahoo\"",
+            ctx,
+        )
     }
 
     /// A token command needs a token `auth`; a token `auth` takes no password, any other needs one.
@@ -263,29 +256,9 @@ impl ImapSection {
         username: &Spanned<String>,
         ctx: &Ctx<'_>,
     ) -> Result<(), ConfigError> {
-        if let Some(command) = &self.oauth2_token_command {
-            if !auth.uses_tokens() {
-                return Err(ctx.at(
-                    command,
-                    "imap.oauth2_token_command",
-                    "needs auth = \"xoauth2\" or \"oauthbearer\"",
-                ));
-            }
-            if command.get_ref().is_empty() {
-                return Err(ctx.at(command, "imap.oauth2_token_command", "empty command"));
-            }
-        }
+        token_command(self.oauth2_token_command.as_ref(), auth, "imap", ctx)?;
         if let Some(a) = self.auth.as_ref().filter(|a| a.get_ref().uses_tokens()) {
-            if password.is_some() {
-                return Err(ctx.at(
-                    a,
-                    "imap.auth",
-                    format!(
-                        "auth = \"{}\" takes no password; remove password, password_env or password_command",
-                        auth.name()
-                    ),
-                ));
-            }
+            no_password(a, auth, password, "imap", ctx)?;
         } else if password.is_none() {
             return Err(ctx.at(
                 username,

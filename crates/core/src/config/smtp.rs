@@ -23,6 +23,22 @@ pub enum PasswordSource {
     Plain(String),
 }
 
+impl PasswordSource {
+    /// The password: as written, from the environment, or what `run` returns for the
+    /// command (the caller starts it with its bound). The error names the source.
+    pub fn read(
+        &self,
+        run: impl FnOnce(&[String]) -> Result<String, String>,
+    ) -> Result<String, String> {
+        match self {
+            PasswordSource::Plain(p) => Ok(p.clone()),
+            PasswordSource::Env(var) => std::env::var(var)
+                .map_err(|_| format!("password_env: environment variable {var} is not set")),
+            PasswordSource::Command(cmd) => run(cmd),
+        }
+    }
+}
+
 impl fmt::Debug for PasswordSource {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -240,23 +256,13 @@ impl SmtpSection {
 
     /// `host`, or the provider's.
     fn host(&self, preset: Option<&Preset>, ctx: &Ctx<'_>) -> Result<String, ConfigError> {
-        Ok(match (&self.host, preset) {
-            (Some(h), _) => {
-                let host = h.get_ref().trim().to_string();
-                if host.is_empty() {
-                    return Err(ctx.at(h, "smtp.host", "empty host"));
-                }
-                host
-            }
-            (None, Some(p)) => p.smtp_host.to_string(),
-            (None, None) => {
-                return Err(ctx.error(
-                None,
-                Some("smtp.host"),
-                "missing: set host, or provider = \"microsoft365\" | \"outlook.com\" | \"gmail\"",
-            ));
-            }
-        })
+        host_or_preset(
+            self.host.as_ref(),
+            preset.map(|p| p.smtp_host),
+            "smtp",
+            "\"microsoft365\" | \"outlook.com\" | \"gmail\"",
+            ctx,
+        )
     }
 
     /// A token command needs a token `auth`, and a token `auth` a username and no password.
@@ -266,18 +272,7 @@ impl SmtpSection {
         password: Option<&PasswordSource>,
         ctx: &Ctx<'_>,
     ) -> Result<(), ConfigError> {
-        if let Some(command) = &self.oauth2_token_command {
-            if !auth.uses_tokens() {
-                return Err(ctx.at(
-                    command,
-                    "smtp.oauth2_token_command",
-                    "needs auth = \"xoauth2\" or \"oauthbearer\"",
-                ));
-            }
-            if command.get_ref().is_empty() {
-                return Err(ctx.at(command, "smtp.oauth2_token_command", "empty command"));
-            }
-        }
+        token_command(self.oauth2_token_command.as_ref(), auth, "smtp", ctx)?;
         if let Some(a) = self.auth.as_ref().filter(|a| a.get_ref().uses_tokens()) {
             if self.username.is_none() {
                 return Err(ctx.at(
@@ -286,16 +281,7 @@ impl SmtpSection {
                     format!("auth = \"{}\" needs username (the mailbox)", auth.name()),
                 ));
             }
-            if password.is_some() {
-                return Err(ctx.at(
-                a,
-                "smtp.auth",
-                format!(
-                    "auth = \"{}\" takes no password; remove password, password_env or password_command",
-                    auth.name()
-                ),
-            ));
-            }
+            no_password(a, auth, password, "smtp", ctx)?;
         }
         Ok(())
     }
@@ -318,6 +304,73 @@ impl SmtpSection {
 }
 
 /// At most one of `password_env`, `password_command`, `password` (of `[smtp]` or `[imap]`).
+/// `host`, trimmed, else the provider's; `providers` lists the choices in the error.
+pub(super) fn host_or_preset(
+    host: Option<&Spanned<String>>,
+    preset_host: Option<&str>,
+    section: &str,
+    providers: &str,
+    ctx: &Ctx<'_>,
+) -> Result<String, ConfigError> {
+    let key = format!("{section}.host");
+    match (host, preset_host) {
+        (Some(h), _) => {
+            let host = h.get_ref().trim().to_string();
+            if host.is_empty() {
+                return Err(ctx.at(h, &key, "empty host"));
+            }
+            Ok(host)
+        }
+        (None, Some(p)) => Ok(p.to_string()),
+        (None, None) => Err(ctx.error(
+            None,
+            Some(&key),
+            format!("missing: set host, or provider = {providers}"),
+        )),
+    }
+}
+
+/// `oauth2_token_command` needs a token `auth` and a program to start.
+pub(super) fn token_command(
+    command: Option<&Spanned<Vec<String>>>,
+    auth: SmtpAuth,
+    section: &str,
+    ctx: &Ctx<'_>,
+) -> Result<(), ConfigError> {
+    let Some(command) = command else {
+        return Ok(());
+    };
+    let key = format!("{section}.oauth2_token_command");
+    if !auth.uses_tokens() {
+        return Err(ctx.at(command, &key, "needs auth = \"xoauth2\" or \"oauthbearer\""));
+    }
+    if command.get_ref().is_empty() {
+        return Err(ctx.at(command, &key, "empty command"));
+    }
+    Ok(())
+}
+
+/// A token `auth` (at `a`) takes no password.
+pub(super) fn no_password(
+    a: &Spanned<SmtpAuth>,
+    auth: SmtpAuth,
+    password: Option<&PasswordSource>,
+    section: &str,
+    ctx: &Ctx<'_>,
+) -> Result<(), ConfigError> {
+    if password.is_none() {
+        return Ok(());
+    }
+    Err(ctx.at(
+        a,
+        &format!("{section}.auth"),
+        format!(
+            "auth = \"{}\" takes no password; remove password, password_env or password_command",
+            auth.name()
+        ),
+    ))
+}
+
 pub(super) fn password_source(
     section: &str,
     password_env: Option<&String>,
