@@ -71,14 +71,21 @@ setup_smtp() {
   setup_venv
 }
 
+# The fuzz stage's tools (cargo-afl at its pinned version, AFL++ built from it), kept under
+# the target folder; scripts/fuzz installs them itself when they are missing.
+setup_fuzz() {
+  ensure_apt make:make
+  scripts/fuzz --install
+}
+
 stages=("$@")
 [ ${#stages[@]} -gt 0 ] || stages=(all)
 build
 for stage in "${stages[@]}"; do
   case "$stage" in
-    all) setup_gates; setup_rust; setup_c; setup_wine; setup_smtp ;;
+    all) setup_gates; setup_rust; setup_c; setup_wine; setup_smtp; setup_fuzz ;;
     gates | fmt | clippy | msrv | shellcheck | headers | scripts) setup_gates ;;
-    rust | c | wine | smtp) "setup_$stage" ;;
+    rust | c | wine | smtp | fuzz) "setup_$stage" ;;
     *) echo "unknown stage $stage (see scripts/test.sh --help)" >&2; exit 2 ;;
   esac
 done

@@ -5,11 +5,11 @@
 # non-zero when any stage failed (later stages still run, so one report shows everything).
 #
 # Usage: scripts/test.sh [STAGE...] [-- PYTEST-ARGS...]
-#   all         gates, then rust, c, wine, smtp (the default; what .ci/run runs)
+#   all         gates, then rust, c, wine, smtp, fuzz (the default; what .ci/run runs)
 #   gates       fmt, clippy, msrv, shellcheck, headers
-#   - fmt         cargo fmt --check
+#   - fmt         cargo fmt --check, for the workspace and the fuzz crate (crates/fuzz)
 #   - clippy      cargo clippy --workspace --all-targets --locked -- -D warnings, for Linux
-#                 and for x86_64-pc-windows-gnu
+#                 and for x86_64-pc-windows-gnu; and for the fuzz crate
 #   - msrv        cargo check with the workspace's rust-version toolchain (--locked)
 #   - shellcheck  every shell script in scripts/ and .ci/run, and the build scripts'
 #                 target-directory logic
@@ -18,6 +18,7 @@
 #   c           pytest -m c: C programs against the Linux library, headers, valgrind, CLI
 #   wine        pytest -m wine: the Windows build and programs under 64- and 32-bit Wine
 #   smtp        pytest -m smtp: tests that start mail services on loopback
+#   fuzz        scripts/fuzz for MAPISHIM_FUZZ_SECONDS (default 300): AFL++ on the C boundary
 # PYTEST-ARGS go to every pytest stage, e.g. `scripts/test.sh c -- -k attachments`.
 # --no-setup skips scripts/setup.sh. Under CI=true nothing may be skipped: a skipped test
 # fails (tests/conftest.py), except 32-bit Wine when the mirror cannot provide it
@@ -28,7 +29,7 @@ cd "$(dirname "$0")/.."
 . scripts/lib/cargo.sh
 
 GATES=(fmt clippy msrv shellcheck headers)
-TESTS=(rust c wine smtp)
+TESTS=(rust c wine smtp fuzz)
 PYTHON=target/venv/bin/python
 
 usage() { sed -n '3,/^[^#]/{/^#/!d;s/^# \{0,1\}//;p}' "$0"; }
@@ -41,7 +42,7 @@ while [ $# -gt 0 ]; do
     -h | --help) usage; exit 0 ;;
     all) stages+=("${GATES[@]}" "${TESTS[@]}") ;;
     gates) stages+=("${GATES[@]}") ;;
-    fmt | clippy | msrv | shellcheck | headers | rust | c | wine | smtp) stages+=("$1") ;;
+    fmt | clippy | msrv | shellcheck | headers | rust | c | wine | smtp | fuzz) stages+=("$1") ;;
     *) echo "unknown stage: $1" >&2; usage >&2; exit 2 ;;
   esac
   shift
@@ -50,13 +51,22 @@ done
 
 # ---- the stages ------------------------------------------------------------------------
 
-stage_fmt() { cargo fmt --all -- --check; }
+# The fuzz crate is a workspace of its own (crates/fuzz/Cargo.toml), so it is named here:
+# unchecked, it stopped building once when the exports changed.
+FUZZ_MANIFEST=crates/fuzz/Cargo.toml
+
+stage_fmt() {
+  cargo fmt --all -- --check
+  cargo fmt --all --manifest-path "$FUZZ_MANIFEST" -- --check
+}
 
 # Also for Windows: code behind cfg(windows) (registration, wide paths, the DLL's loader
 # glue) is built only there, and its warnings showed up only in build-windows.sh.
 stage_clippy() {
   cargo clippy --quiet --workspace --all-targets --locked -- -D warnings
   cargo clippy --quiet --workspace --all-targets --locked --target x86_64-pc-windows-gnu -- -D warnings
+  CARGO_TARGET_DIR="$(cargo_target_dir)/fuzz-clippy" \
+    cargo clippy --quiet --manifest-path "$FUZZ_MANIFEST" --all-targets --locked -- -D warnings
 }
 
 # The declared rust-version must build what the lockfile holds. A toolchain of its own and a
@@ -136,6 +146,7 @@ run_pytest() {
 stage_c() { run_pytest c; }
 stage_wine() { run_pytest wine; }
 stage_smtp() { run_pytest smtp; }
+stage_fuzz() { scripts/fuzz "${MAPISHIM_FUZZ_SECONDS:-300}"; }
 
 # ---- running them ----------------------------------------------------------------------
 

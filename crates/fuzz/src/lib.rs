@@ -159,7 +159,7 @@ pub fn init(root: &Path) -> &'static World {
         let mut session: LHANDLE = 0;
         // SAFETY: a valid out-pointer; NULL strings are allowed.
         let rc = unsafe {
-            MAPILogon(0, std::ptr::null_mut(), std::ptr::null_mut(), MAPI_NEW_SESSION, 0, &mut session)
+            c::MAPILogon(0, std::ptr::null_mut(), std::ptr::null_mut(), MAPI_NEW_SESSION, 0, &mut session)
         };
         assert_eq!(rc, SUCCESS_SUCCESS, "MAPILogon");
         World {
@@ -179,6 +179,32 @@ pub fn init(root: &Path) -> &'static World {
             fresh: true.into(),
         }
     })
+}
+
+/// The exports as a C program calls them. The generated exports take the FFI layer's
+/// `#[repr(transparent)]` wrappers, so each has the ABI of the export table's raw-pointer
+/// function type (`LPMAPISENDMAIL`, ...); the target calls through that type, with raw
+/// pointers, exactly as a C caller does.
+#[allow(non_upper_case_globals)]
+mod c {
+    use mapi32::abi::*;
+    macro_rules! c_abi {
+        ($($name:ident: $ty:ident),* $(,)?) => {$(
+            // SAFETY: the export and `$ty` have the same ABI: every wrapper parameter of the
+            // export is `#[repr(transparent)]` over the C type `$ty` declares.
+            pub const $name: $ty =
+                unsafe { std::mem::transmute::<*const (), $ty>(mapi32::abi::$name as *const ()) };
+        )*};
+    }
+    c_abi! {
+        MAPILogon: LPMAPILOGON,
+        MAPISendMail: LPMAPISENDMAIL,
+        MAPISendMailW: LPMAPISENDMAILW,
+        MAPIFreeBuffer: LPMAPIFREEBUFFER,
+        MAPIResolveName: LPMAPIRESOLVENAME,
+        MAPIFindNext: LPMAPIFINDNEXT,
+        MAPIReadMail: LPMAPIREADMAIL,
+    }
 }
 
 unsafe extern "C" {
@@ -368,122 +394,113 @@ fn class(kind: &[u8]) -> ULONG {
     kind.first().map(|k| (k % 5) as ULONG).unwrap_or(MAPI_TO)
 }
 
-fn send_narrow(world: &World, input: &Input) -> ULONG {
-    let f = |i: usize| input.fields.get(i).copied();
-    let mut arena = Arena::default();
-    let items = items(&input.fields);
-    let mut recips = Vec::new();
-    let mut files = Vec::new();
-    for item in &items {
-        if is_file(item.kind) {
-            let path = path_for(world, item.addr);
-            files.push(MapiFileDesc {
+/// One send runner per character set: the narrow and wide calls differ only in their
+/// structure types, how a field becomes a C string, and the narrow message's code page.
+macro_rules! send_runner {
+    ($name:ident, $export:path, $message:ident, $recip:ident, $file:ident, $string:ident,
+     $code_page:expr) => {
+        fn $name(world: &World, input: &Input) -> ULONG {
+            let f = |i: usize| input.fields.get(i).copied();
+            let mut arena = Arena::default();
+            let mut recips = Vec::new();
+            let mut files = Vec::new();
+            for item in &items(&input.fields) {
+                if is_file(item.kind) {
+                    let path = path_for(world, item.addr);
+                    files.push($file {
+                        ulReserved: 0,
+                        flFlags: 0,
+                        nPosition: position(item.kind),
+                        lpszPathName: arena.$string(Some(&path)),
+                        lpszFileName: arena.$string(Some(item.name)),
+                        lpFileType: std::ptr::null_mut(),
+                    });
+                } else {
+                    let (size, eid) = arena.bytes(item.eid);
+                    recips.push($recip {
+                        ulReserved: 0,
+                        ulRecipClass: class(item.kind),
+                        lpszName: arena.$string(Some(item.name)),
+                        lpszAddress: arena.$string(Some(item.addr)),
+                        ulEIDSize: size,
+                        lpEntryID: eid,
+                    });
+                }
+            }
+            let mut originator = $recip {
                 ulReserved: 0,
-                flFlags: 0,
-                nPosition: position(item.kind),
-                lpszPathName: arena.narrow(Some(&path)),
-                lpszFileName: arena.narrow(Some(item.name)),
-                lpFileType: std::ptr::null_mut(),
-            });
-        } else {
-            let (size, eid) = arena.bytes(item.eid);
-            recips.push(MapiRecipDesc {
-                ulReserved: 0,
-                ulRecipClass: class(item.kind),
-                lpszName: arena.narrow(Some(item.name)),
-                lpszAddress: arena.narrow(Some(item.addr)),
-                ulEIDSize: size,
-                lpEntryID: eid,
-            });
+                ulRecipClass: MAPI_ORIG,
+                lpszName: arena.$string(f(2)),
+                lpszAddress: arena.$string(f(3)),
+                ulEIDSize: 0,
+                lpEntryID: std::ptr::null_mut(),
+            };
+            let has_originator = f(2).is_some() || f(3).is_some();
+            let code_page: fn(u8) -> ULONG = $code_page;
+            let mut message = $message {
+                ulReserved: code_page(input.flags),
+                lpszSubject: arena.$string(f(0)),
+                lpszNoteText: arena.$string(f(1)),
+                lpszMessageType: arena.$string(f(4)),
+                lpszDateReceived: arena.$string(f(5)),
+                lpszConversationID: arena.$string(f(6)),
+                flFlags: if input.flags & 0x20 != 0 {
+                    MAPI_RECEIPT_REQUESTED
+                } else {
+                    0
+                },
+                lpOriginator: if has_originator {
+                    &mut originator
+                } else {
+                    std::ptr::null_mut()
+                },
+                nRecipCount: recips.len() as ULONG,
+                lpRecips: if recips.is_empty() {
+                    std::ptr::null_mut()
+                } else {
+                    recips.as_mut_ptr()
+                },
+                nFileCount: files.len() as ULONG,
+                lpFiles: if files.is_empty() {
+                    std::ptr::null_mut()
+                } else {
+                    files.as_mut_ptr()
+                },
+            };
+            // SAFETY: every pointer is NULL or points into `arena`, `recips`, `files` or
+            // `originator`, all alive for the call; counts match the arrays.
+            unsafe {
+                $export(
+                    session_for(world, input.flags),
+                    0,
+                    &mut message,
+                    send_flags(input.flags),
+                    0,
+                )
+            }
         }
-    }
-    let mut originator = MapiRecipDesc {
-        ulReserved: 0,
-        ulRecipClass: MAPI_ORIG,
-        lpszName: arena.narrow(f(2)),
-        lpszAddress: arena.narrow(f(3)),
-        ulEIDSize: 0,
-        lpEntryID: std::ptr::null_mut(),
     };
-    let has_originator = f(2).is_some() || f(3).is_some();
-    let mut message = MapiMessage {
-        ulReserved: if input.flags & 0x10 != 0 { CP_UTF8 } else { 0 },
-        lpszSubject: arena.narrow(f(0)),
-        lpszNoteText: arena.narrow(f(1)),
-        lpszMessageType: arena.narrow(f(4)),
-        lpszDateReceived: arena.narrow(f(5)),
-        lpszConversationID: arena.narrow(f(6)),
-        flFlags: if input.flags & 0x20 != 0 { MAPI_RECEIPT_REQUESTED } else { 0 },
-        lpOriginator: if has_originator { &mut originator } else { std::ptr::null_mut() },
-        nRecipCount: recips.len() as ULONG,
-        lpRecips: if recips.is_empty() { std::ptr::null_mut() } else { recips.as_mut_ptr() },
-        nFileCount: files.len() as ULONG,
-        lpFiles: if files.is_empty() { std::ptr::null_mut() } else { files.as_mut_ptr() },
-    };
-    // SAFETY: every pointer is NULL or points into `arena`, `recips`, `files` or
-    // `originator`, all alive for the call; counts match the arrays.
-    unsafe {
-        MAPISendMail(session_for(world, input.flags), 0, &mut message, send_flags(input.flags), 0)
-    }
 }
 
-fn send_wide(world: &World, input: &Input) -> ULONG {
-    let f = |i: usize| input.fields.get(i).copied();
-    let mut arena = Arena::default();
-    let items = items(&input.fields);
-    let mut recips = Vec::new();
-    let mut files = Vec::new();
-    for item in &items {
-        if is_file(item.kind) {
-            let path = path_for(world, item.addr);
-            files.push(MapiFileDescW {
-                ulReserved: 0,
-                flFlags: 0,
-                nPosition: position(item.kind),
-                lpszPathName: arena.wide(Some(&path)),
-                lpszFileName: arena.wide(Some(item.name)),
-                lpFileType: std::ptr::null_mut(),
-            });
-        } else {
-            let (size, eid) = arena.bytes(item.eid);
-            recips.push(MapiRecipDescW {
-                ulReserved: 0,
-                ulRecipClass: class(item.kind),
-                lpszName: arena.wide(Some(item.name)),
-                lpszAddress: arena.wide(Some(item.addr)),
-                ulEIDSize: size,
-                lpEntryID: eid,
-            });
-        }
-    }
-    let mut originator = MapiRecipDescW {
-        ulReserved: 0,
-        ulRecipClass: MAPI_ORIG,
-        lpszName: arena.wide(f(2)),
-        lpszAddress: arena.wide(f(3)),
-        ulEIDSize: 0,
-        lpEntryID: std::ptr::null_mut(),
-    };
-    let has_originator = f(2).is_some() || f(3).is_some();
-    let mut message = MapiMessageW {
-        ulReserved: 0,
-        lpszSubject: arena.wide(f(0)),
-        lpszNoteText: arena.wide(f(1)),
-        lpszMessageType: arena.wide(f(4)),
-        lpszDateReceived: arena.wide(f(5)),
-        lpszConversationID: arena.wide(f(6)),
-        flFlags: if input.flags & 0x20 != 0 { MAPI_RECEIPT_REQUESTED } else { 0 },
-        lpOriginator: if has_originator { &mut originator } else { std::ptr::null_mut() },
-        nRecipCount: recips.len() as ULONG,
-        lpRecips: if recips.is_empty() { std::ptr::null_mut() } else { recips.as_mut_ptr() },
-        nFileCount: files.len() as ULONG,
-        lpFiles: if files.is_empty() { std::ptr::null_mut() } else { files.as_mut_ptr() },
-    };
-    // SAFETY: as in `send_narrow`.
-    unsafe {
-        MAPISendMailW(session_for(world, input.flags), 0, &mut message, send_flags(input.flags), 0)
-    }
-}
+// Flag bit 0x10 asks the narrow call to declare its strings UTF-8 (ulReserved = CP_UTF8).
+send_runner!(
+    send_narrow,
+    c::MAPISendMail,
+    MapiMessage,
+    MapiRecipDesc,
+    MapiFileDesc,
+    narrow,
+    |flags| if flags & 0x10 != 0 { CP_UTF8 } else { 0 }
+);
+send_runner!(
+    send_wide,
+    c::MAPISendMailW,
+    MapiMessageW,
+    MapiRecipDescW,
+    MapiFileDescW,
+    wide,
+    |_| 0
+);
 
 /// Reads a C string the library returned; it must be NUL-terminated.
 unsafe fn read_str(p: LPSTR) -> Option<Vec<u8>> {
@@ -495,7 +512,11 @@ unsafe fn read_str(p: LPSTR) -> Option<Vec<u8>> {
 }
 
 unsafe fn walk_recip(r: &MapiRecipDesc) {
-    assert!(r.ulRecipClass <= MAPI_BCC, "recipient class {}", r.ulRecipClass);
+    assert!(
+        r.ulRecipClass <= MAPI_BCC,
+        "recipient class {}",
+        r.ulRecipClass
+    );
     // SAFETY: strings and the entry ID are in the block the library returned.
     unsafe {
         read_str(r.lpszName);
@@ -513,8 +534,12 @@ fn free_twice(p: LPVOID) {
     // SAFETY: `p` came from the library; the second call is the misuse under test, which
     // the library must detect without touching freed memory.
     unsafe {
-        assert_eq!(MAPIFreeBuffer(p), SUCCESS_SUCCESS, "MAPIFreeBuffer of a returned block");
-        let again = MAPIFreeBuffer(p);
+        assert_eq!(
+            c::MAPIFreeBuffer(p),
+            SUCCESS_SUCCESS,
+            "MAPIFreeBuffer of a returned block"
+        );
+        let again = c::MAPIFreeBuffer(p);
         check_code("MAPIFreeBuffer (twice)", again);
         assert_ne!(again, SUCCESS_SUCCESS, "a double MAPIFreeBuffer succeeded");
     }
@@ -538,14 +563,18 @@ fn resolve(world: &World, input: &Input) -> ULONG {
     }
     let mut out: lpMapiRecipDesc = std::ptr::null_mut();
     // SAFETY: `name` is NULL or a NUL-terminated string in `arena`; `out` is valid.
-    let rc = unsafe { MAPIResolveName(session_for(world, input.flags), 0, name, flags, 0, &mut out) };
+    let rc =
+        unsafe { c::MAPIResolveName(session_for(world, input.flags), 0, name, flags, 0, &mut out) };
     if rc == SUCCESS_SUCCESS {
         assert!(!out.is_null(), "MAPIResolveName succeeded without a result");
         // SAFETY: the library returned a valid block.
         unsafe { walk_recip(&*out) };
         free_twice(out.cast());
     } else {
-        assert!(out.is_null(), "MAPIResolveName wrote its out-parameter on failure ({rc})");
+        assert!(
+            out.is_null(),
+            "MAPIResolveName wrote its out-parameter on failure ({rc})"
+        );
     }
     rc
 }
@@ -598,13 +627,32 @@ fn read_mail(world: &World, data: &[u8], flags: u8) -> ULONG {
         // Walk the folder: every ID is NUL-terminated ASCII within the 64-byte buffer.
         let mut seed = [0u8; 513];
         let mut id = [0u8; 513];
-        let find_flags = if flags & 0x08 != 0 { MAPI_GUARANTEE_FIFO } else { 0 }
-            | if flags & 0x04 != 0 { MAPI_UNREAD_ONLY } else { 0 };
+        let find_flags = if flags & 0x08 != 0 {
+            MAPI_GUARANTEE_FIFO
+        } else {
+            0
+        } | if flags & 0x04 != 0 {
+            MAPI_UNREAD_ONLY
+        } else {
+            0
+        };
         for step in 0..8 {
-            let seed_ptr = if step == 0 { std::ptr::null_mut() } else { seed.as_mut_ptr().cast() };
+            let seed_ptr = if step == 0 {
+                std::ptr::null_mut()
+            } else {
+                seed.as_mut_ptr().cast()
+            };
             // SAFETY: `seed` is NUL-terminated; `id` has room for a long ID.
             let rc = unsafe {
-                MAPIFindNext(world.session, 0, std::ptr::null_mut(), seed_ptr, find_flags, 0, id.as_mut_ptr().cast())
+                c::MAPIFindNext(
+                    world.session,
+                    0,
+                    std::ptr::null_mut(),
+                    seed_ptr,
+                    find_flags,
+                    0,
+                    id.as_mut_ptr().cast(),
+                )
             };
             check_code("MAPIFindNext", rc);
             if rc != SUCCESS_SUCCESS {
@@ -633,7 +681,8 @@ fn read_mail(world: &World, data: &[u8], flags: u8) -> ULONG {
     let mut out: lpMapiMessage = std::ptr::null_mut();
     let session = if flags & 0x40 != 0 { 0 } else { world.session };
     // SAFETY: `id` is NUL-terminated; `out` is valid.
-    let rc = unsafe { MAPIReadMail(session, 0, id.as_mut_ptr().cast(), read_flags, 0, &mut out) };
+    let rc =
+        unsafe { c::MAPIReadMail(session, 0, id.as_mut_ptr().cast(), read_flags, 0, &mut out) };
     if rc == SUCCESS_SUCCESS {
         assert!(!out.is_null(), "MAPIReadMail succeeded without a message");
         // SAFETY: the library returned a valid block.
@@ -647,7 +696,10 @@ fn read_mail(world: &World, data: &[u8], flags: u8) -> ULONG {
             if !m.lpOriginator.is_null() {
                 walk_recip(&*m.lpOriginator);
             }
-            assert!(m.nRecipCount == 0 || !m.lpRecips.is_null(), "recipients missing");
+            assert!(
+                m.nRecipCount == 0 || !m.lpRecips.is_null(),
+                "recipients missing"
+            );
             for i in 0..m.nRecipCount as usize {
                 walk_recip(&*m.lpRecips.add(i));
             }
@@ -666,7 +718,10 @@ fn read_mail(world: &World, data: &[u8], flags: u8) -> ULONG {
         }
         free_twice(out.cast());
     } else {
-        assert!(out.is_null(), "MAPIReadMail wrote its out-parameter on failure ({rc})");
+        assert!(
+            out.is_null(),
+            "MAPIReadMail wrote its out-parameter on failure ({rc})"
+        );
     }
     rc
 }
@@ -676,7 +731,9 @@ use std::os::unix::ffi::OsStringExt;
 /// Checks every file under `dir` (no temporary file; each `.eml` one well-formed message)
 /// and removes what the case created, in one pass, so the next case starts clean.
 fn sweep(dir: &Path, what: &str, keep: &[std::ffi::OsString]) {
-    let Ok(entries) = fs::read_dir(dir) else { return };
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
     for e in entries {
         let e = e.unwrap();
         let name = e.file_name();
@@ -685,7 +742,11 @@ fn sweep(dir: &Path, what: &str, keep: &[std::ffi::OsString]) {
         }
         let shown = name.to_string_lossy();
         let path = e.path();
-        assert!(!shown.starts_with(".tmp-"), "temporary file left in {what}: {}", path.display());
+        assert!(
+            !shown.starts_with(".tmp-"),
+            "temporary file left in {what}: {}",
+            path.display()
+        );
         if e.file_type().unwrap().is_dir() {
             sweep(&path, what, &[]);
             let _ = fs::remove_dir(&path);
@@ -705,7 +766,11 @@ fn check_message(bytes: &[u8], path: &Path) {
         .unwrap_or_else(|| panic!("{} does not parse", path.display()));
     assert!(parsed.from().is_some(), "{}: no From", path.display());
     assert!(parsed.date().is_some(), "{}: no Date", path.display());
-    assert!(parsed.message_id().is_some(), "{}: no Message-ID", path.display());
+    assert!(
+        parsed.message_id().is_some(),
+        "{}: no Message-ID",
+        path.display()
+    );
     // One message: the header ends where the parser says, and the stored header names
     // are all ours (in the message and in every part).
     for part in parsed.parts.iter() {
@@ -756,20 +821,34 @@ fn sweep_after(world: &World, op: u8) {
             sweep(&world.cache, "the cache folder", &[]);
             for sub in ["cur", "new", "tmp"] {
                 let what = "the Maildir";
-                sweep(&world.maildir.join(sub), what, if sub == "tmp" { &world.tmp_keep } else { keep });
+                sweep(
+                    &world.maildir.join(sub),
+                    what,
+                    if sub == "tmp" { &world.tmp_keep } else { keep },
+                );
             }
         }
     }
     // Nothing is ever written there; checked now and then (it costs a few syscalls).
-    if world.count.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % 64 == 0 {
+    if world
+        .count
+        .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+        .is_multiple_of(64)
+    {
         for sub in ["cur", "new", "tmp"] {
             sweep(&world.drafts.join(sub), "the drafts folder", &[]);
         }
         let secret = fs::symlink_metadata(&world.secret).expect("secret removed");
-        assert!(secret.is_file() && secret.len() == world.secret_len, "the file outside was changed");
+        assert!(
+            secret.is_file() && secret.len() == world.secret_len,
+            "the file outside was changed"
+        );
         // A log that grows without bound would slow the campaign.
         let log = world.root.join("log");
-        if fs::metadata(&log).map(|m| m.len() > 1 << 20).unwrap_or(false) {
+        if fs::metadata(&log)
+            .map(|m| m.len() > 1 << 20)
+            .unwrap_or(false)
+        {
             let _ = fs::remove_file(&log);
         }
     }
@@ -779,7 +858,10 @@ fn sweep_after(world: &World, op: u8) {
 pub fn run(data: &[u8]) -> (&'static str, ULONG) {
     let world = WORLD.get().expect("init first");
     // The first case of each process (AFL++ forks a new one after a crash or a timeout).
-    if world.fresh.swap(false, std::sync::atomic::Ordering::Relaxed) {
+    if world
+        .fresh
+        .swap(false, std::sync::atomic::Ordering::Relaxed)
+    {
         reset_all(world);
     }
     let Some(input) = split(data) else {
@@ -789,7 +871,10 @@ pub fn run(data: &[u8]) -> (&'static str, ULONG) {
         0 => ("MAPISendMail", send_narrow(world, &input)),
         1 => ("MAPISendMailW", send_wide(world, &input)),
         2 => ("MAPIResolveName", resolve(world, &input)),
-        _ => ("MAPIReadMail", read_mail(world, &data[2.min(data.len())..], input.flags)),
+        _ => (
+            "MAPIReadMail",
+            read_mail(world, &data[2.min(data.len())..], input.flags),
+        ),
     };
     check_code(call, rc);
     sweep_after(world, input.op);
@@ -803,6 +888,10 @@ pub fn default_root() -> PathBuf {
         return PathBuf::from(dir).join(format!("w{}", std::process::id()));
     }
     let shm = Path::new("/dev/shm");
-    let base = if shm.is_dir() { shm.to_path_buf() } else { std::env::temp_dir() };
+    let base = if shm.is_dir() {
+        shm.to_path_buf()
+    } else {
+        std::env::temp_dir()
+    };
     base.join(format!("mapishim-fuzz-{}", std::process::id()))
 }
