@@ -69,6 +69,13 @@ def main():
                         flags |= 0x10
                     cases[f"read-{n:02d}"] = bytes([3, flags]) + os.fsencode(f.name) + b"\0" + data
                     n += 1
+    # An attachment named like a message but holding anything: MAPIReadMail copies it to
+    # the cache as it is (a finding of the oracle's, not of the library, in the first long run).
+    eml_attachment = (b"From: a@example.org\nSubject: s\nMessage-ID: <m@x>\nContent-Type: multipart/mixed; boundary=\"b\"\n\n"
+                      b"--b\nContent-Type: text/plain\n\nbody\n--b\nContent-Type: application/octet-stream\n"
+                      b"Content-Disposition: attachment; filename=\"dup.t.eml\"\nContent-Transfer-Encoding: base64\n\n"
+                      b"bm90IGEgbWVzc2FnZQo=\n--b--\n")
+    cases["read-eml-attachment"] = bytes([3, 0]) + b"eml-attachment:2,S\0" + eml_attachment
     for name, data in cases.items():
         (OUT / name).write_bytes(data)
     print(f"{len(cases)} seeds in {OUT}")

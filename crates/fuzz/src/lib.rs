@@ -751,8 +751,11 @@ fn sweep(dir: &Path, what: &str, keep: &[std::ffi::OsString]) {
             sweep(&path, what, &[]);
             let _ = fs::remove_dir(&path);
         } else {
-            // Maildir files are the case's own input, not something the library stored.
-            if shown.ends_with(".eml") && what != "the Maildir" {
+            // Only the outbox and the drafts folder hold messages the library wrote. Maildir
+            // files are the case's own input, and the cache holds MAPIReadMail's copies of
+            // the case's attachments, byte for byte, under their (hostile) names: an
+            // attachment called `x.eml` holds whatever the case put in it.
+            if shown.ends_with(".eml") && matches!(what, "the outbox" | "the drafts folder") {
                 check_message(&fs::read(&path).unwrap(), &path);
             }
             let _ = fs::remove_file(&path);
