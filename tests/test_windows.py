@@ -167,3 +167,46 @@ def test_register_refuses_mapi32_as_provider(windows_dist, wine8_ready):
     proc = wine(wine_prefix, windows_dist / "x64" / "mapishim.exe", "register", "--user", "--dll",
                 "Z:" + str(windows_dist / "x64" / "mapi32.dll").replace("/", "\\"), check=False)
     assert proc.returncode == 1 and "mapishim.dll" in proc.stderr
+
+
+def test_a_program_that_restricts_its_dll_search_is_reached_only_by_registration(windows_dist, wine8_ready, build_dir, setup, tmp_path):
+    """Issue 11 item 14: a mapi32.dll beside the program serves it only while it searches its
+    own folder; after SetDefaultDllDirectories (7-Zip 21 and later) only registration reaches
+    mapishim, and `mapishim status` says so."""
+    from conftest import Runner
+
+    require_wine("wine64")
+    wine_prefix = wine8_ready
+    exe = wine_program("wine64", windows_dist, build_dir, C_DIR / "dll_search.c", "dll_search")
+    beside = Runner("wine64", exe, prefix=["wine"], env=wine_env(wine_prefix))
+
+    def search(runner, mode):
+        proc = run_unpiped([*runner.prefix, runner.exe, mode], setup.env(runner), 120)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        return dict(line.split("=", 1) for line in proc.stdout.splitlines() if "=" in line)
+
+    opened = search(beside, "open")
+    assert opened["loaded"].lower() == ("z:" + str(exe.parent / "mapi32.dll").replace("/", "\\")).lower(), opened
+    assert opened["rc"] == "0"
+    restricted = search(beside, "restrict")
+    assert restricted == {"loaded": "none"}, "with mapi32=n and the search restricted, nothing loads"
+    assert [m["Subject"] for m in setup.messages()] == ["open"]
+
+    drive_c = wine_prefix / "drive_c"
+    for arch, folder in {"x64": drive_c / "Program Files" / "mapishim", "x86": drive_c / "Program Files (x86)" / "mapishim"}.items():
+        folder.mkdir(parents=True, exist_ok=True)
+        for name in ("mapishim.dll", "mapishim.exe"):
+            shutil.copy(windows_dist / arch / name, folder / name)
+    tool = "C:\\Program Files\\mapishim\\mapishim.exe"
+    status = wine(wine_prefix, tool, "status").stdout
+    assert "restricts its DLL search to System32 (SetDefaultDllDirectories" in status, status
+    wine(wine_prefix, tool, "register", "--machine")
+    try:
+        builtin = Runner("wine64", exe, prefix=["wine"], env=wine_env(wine_prefix, overrides=""))
+        registered = search(builtin, "restrict")
+        assert "system32" in registered["loaded"].lower() and registered["rc"] == "0", registered
+        assert sorted(m["Subject"] for m in setup.messages()) == ["open", "restrict"], "Wine's builtin forwarded to mapishim"
+        status = wine(wine_prefix, tool, "status").stdout
+        assert "reached only through registration or a System32 copy" in status, status
+    finally:
+        wine(wine_prefix, tool, "unregister", "--machine")

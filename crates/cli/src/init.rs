@@ -79,7 +79,12 @@ pub fn render(init: &Init) -> Result<String, String> {
     if graph {
         out.push_str(&format!(
             "backend = \"graph\"\nfrom = {a}\n\n[graph]\n\
-             # endpoint = \"https://graph.microsoft.com/v1.0\"\nsave_to_sent = true\n\n"
+             # Sends with Microsoft Graph (POST /me/sendMail) as the signed-in user; the preset\n\
+             # fills the [oauth2] endpoints and the Mail.Send scope.\n\
+             provider = \"{}\"\n\
+             # endpoint = \"https://graph.microsoft.com/v1.0\"\n\
+             save_to_sent = true           # a copy in Sent Items\n\n",
+            preset.name
         ));
     } else {
         out.push_str(&format!(

@@ -596,11 +596,12 @@ fn outbox_list() -> Result<(), String> {
 }
 
 fn outbox_flush() -> Result<(), String> {
-    use mapishim_smtp::FlushEvent;
+    use mapishim_outbox::spool::FlushEvent;
     let (_, settings) = load()?;
     mapishim_engine::init_logging(Some(&settings));
-    let backend = mapishim_engine::smtp_backend(&settings)
-        .ok_or("outbox flush delivers through SMTP: add an [smtp] section to the configuration")?;
+    let courier = mapishim_engine::spool_courier(&settings).ok_or(
+        "outbox flush delivers through SMTP or Microsoft Graph: add an [smtp] section, or set backend = \"graph\"",
+    )?;
     let waiting = mapishim_outbox::Outbox::new(&settings.outbox_dir)
         .list()
         .map(|l| l.len())
@@ -615,7 +616,9 @@ fn outbox_flush() -> Result<(), String> {
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default()
     };
-    let summary = backend.flush(
+    let summary = mapishim_outbox::spool::flush(
+        &settings.outbox_dir,
+        courier.as_ref(),
         std::time::Instant::now() + std::time::Duration::from_secs(24 * 3600),
         |event| match event {
             FlushEvent::Delivered(p) => {

@@ -24,7 +24,7 @@ use std::time::Duration;
 use std::time::SystemTime;
 
 pub use logging::{app_name, init_logging};
-pub use registry::smtp_backend;
+pub use registry::{graph_backend, smtp_backend, spool_courier};
 
 /// Everything the C API (`mapi32`) uses besides [`Engine`] and [`Runtime`]: it depends on
 /// the engine only, never on the core's or the mailbox's modules directly, so those can

@@ -78,6 +78,12 @@ pub static BACKENDS: &[BackendEntry] = &[
         },
         guards_reentry: false,
     },
+    BackendEntry {
+        kind: BackendKind::Graph,
+        check: check_graph,
+        build: |s| Ok(Box::new(graph_backend(s).ok_or_else(|| missing(s))?)),
+        guards_reentry: false,
+    },
 ];
 
 pub struct ComposerEntry {
@@ -154,9 +160,53 @@ pub fn smtp_backend(settings: &Settings) -> Option<mapishim_smtp::SmtpBackend> {
     )
 }
 
+pub fn graph_backend(settings: &Settings) -> Option<mapishim_graph::GraphBackend> {
+    Some(mapishim_graph::GraphBackend::new(
+        settings.graph.clone()?,
+        settings.oauth2.as_ref(),
+        settings.outbox_dir.clone(),
+        settings.on_failure,
+    ))
+}
+
+/// What `mapishim outbox flush` delivers through: Graph with `backend = "graph"`, else the
+/// `[smtp]` server (which serves the spool whatever the backend).
+pub fn spool_courier(settings: &Settings) -> Option<Box<dyn mapishim_outbox::spool::Courier>> {
+    if settings.backend == BackendKind::Graph {
+        return graph_backend(settings).map(|g| Box::new(g) as Box<_>);
+    }
+    smtp_backend(settings).map(|s| Box::new(s) as Box<_>)
+}
+
 fn missing(settings: &Settings) -> String {
     let spec = settings.backend.spec();
     format!("backend = \"{}\" without [{}]", spec.name, spec.section)
+}
+
+fn check_graph(settings: &Settings) -> Vec<Finding> {
+    let Some(graph) = &settings.graph else {
+        return Vec::new();
+    };
+    let tokens = match (&graph.oauth2_token_command, &settings.oauth2) {
+        (Some(c), _) => format!("oauth2_token_command {c:?}"),
+        (None, Some(o)) => format!("token file {}", o.token_file.display()),
+        (None, None) => "nowhere".into(),
+    };
+    vec![Finding::Line(
+        "graph",
+        format!(
+            "{} (preset {}), token from {tokens}, {} Sent Items, timeout {} s, on failure: {:?}",
+            graph.endpoint,
+            graph.provider.name(),
+            if graph.save_to_sent {
+                "copy in"
+            } else {
+                "no copy in"
+            },
+            graph.timeout_secs,
+            settings.on_failure
+        ),
+    )]
 }
 
 fn check_sendmail(settings: &Settings) -> Vec<Finding> {

@@ -102,6 +102,82 @@ impl Http {
     }
 }
 
+/// A request body and its media type.
+#[derive(Clone, Copy)]
+pub enum Body<'a> {
+    Empty,
+    Json(&'a serde_json::Value),
+    /// Bytes with their `Content-Type`.
+    Bytes(&'a str, &'a [u8]),
+}
+
+/// An answer to [`Http::request`]: status, `Retry-After` in seconds (when given), and the
+/// body as JSON (`Null` when it was not JSON or empty).
+pub struct Reply {
+    pub status: u16,
+    pub retry_after: Option<u64>,
+    pub json: serde_json::Value,
+}
+
+impl Http {
+    /// One request with a bearer token and optional extra headers (`Content-Range`). The
+    /// answer's body is read up to 1 MiB. Transport failures are `Unavailable`.
+    pub fn request(
+        &self,
+        method: &str,
+        url: &str,
+        bearer: Option<&str>,
+        headers: &[(&str, String)],
+        body: Body<'_>,
+    ) -> Result<Reply, Error> {
+        let unavailable =
+            |e: ureq::Error| Error::Unavailable(format!("{}: {e}", without_query(url)));
+        let mut builder = ureq::http::Request::builder()
+            .method(method)
+            .uri(url)
+            .header("Accept", "application/json");
+        if let Some(token) = bearer {
+            builder = builder.header("Authorization", format!("Bearer {token}"));
+        }
+        for (name, value) in headers {
+            builder = builder.header(*name, value);
+        }
+        let (content_type, bytes): (Option<&str>, Vec<u8>) = match body {
+            Body::Empty => (None, Vec::new()),
+            Body::Json(v) => (
+                Some("application/json"),
+                serde_json::to_vec(v).unwrap_or_default(),
+            ),
+            Body::Bytes(t, b) => (Some(t), b.to_vec()),
+        };
+        if let Some(t) = content_type {
+            builder = builder.header("Content-Type", t);
+        }
+        let request = builder
+            .body(bytes)
+            .map_err(|e| Error::Config(format!("{}: {e}", without_query(url))))?;
+        let response = self.agent.run(request).map_err(unavailable)?;
+        let status = response.status().as_u16();
+        let retry_after = response
+            .headers()
+            .get("Retry-After")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse().ok());
+        let text = response
+            .into_body()
+            .with_config()
+            .limit(1024 * 1024)
+            .read_to_string()
+            .map_err(unavailable)?;
+        let json = serde_json::from_str(&text).unwrap_or(serde_json::Value::Null);
+        Ok(Reply {
+            status,
+            retry_after,
+            json,
+        })
+    }
+}
+
 /// URLs in messages lose their query (it may hold a code).
 pub fn without_query(url: &str) -> &str {
     url.split(['?', '#']).next().unwrap_or(url)

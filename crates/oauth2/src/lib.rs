@@ -8,7 +8,7 @@
 #![forbid(unsafe_code)]
 
 mod flows;
-mod http;
+pub mod http;
 mod protect;
 mod store;
 

@@ -5,6 +5,8 @@
 //! rename. Names are `YYYYMMDDTHHMMSSZ-<unique>.eml`, so a listing is in send order.
 #![forbid(unsafe_code)]
 
+pub mod spool;
+
 use mapishim_core::files::{self, TEMP_PREFIX};
 use mapishim_core::mime::{self, BccHeader};
 use mapishim_core::{Backend, Delivery, MapiCode, MapiError, Message, Result};

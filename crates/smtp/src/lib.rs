@@ -25,7 +25,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-pub use spool::{FlushEvent, FlushSummary};
+pub use mapishim_outbox::spool::{FlushEvent, FlushSummary};
 
 /// Idle connections are closed after this; servers drop them after about a minute anyway.
 const IDLE_TIMEOUT: Duration = Duration::from_secs(30);
@@ -484,7 +484,7 @@ impl SmtpBackend {
 
     /// Delivers what waits in the spool, oldest first, until `deadline`.
     pub fn flush(&self, deadline: Instant, on_event: impl FnMut(FlushEvent)) -> FlushSummary {
-        spool::flush(self, deadline, on_event)
+        mapishim_outbox::spool::flush(&self.spool, self, deadline, on_event)
     }
 
     fn keep_failed(&self, message: &Message, reason: &str) {
@@ -535,7 +535,7 @@ impl Backend for SmtpBackend {
         match outcome {
             Ok(accepted) => {
                 if !accepted.rejected.is_empty() {
-                    let reason = spool::rejection_reason(&accepted.rejected);
+                    let reason = mapishim_outbox::spool::rejection_reason(&accepted.rejected);
                     tracing::warn!("some recipients refused: {reason}");
                     self.keep_failed(message, &reason);
                 }
@@ -552,7 +552,7 @@ impl Backend for SmtpBackend {
                 format!("TLS or certificate problem, message not sent: {why}"),
             )),
             Err(Failure::AllRejected(rejected)) => {
-                let reason = spool::rejection_reason(&rejected);
+                let reason = mapishim_outbox::spool::rejection_reason(&rejected);
                 self.keep_failed(message, &reason);
                 Err(MapiError::new(
                     MapiCode::UnknownRecipient,
@@ -585,7 +585,7 @@ impl SmtpBackend {
     /// A bounded attempt to empty the spool (after a delivery, and at MAPILogon): never
     /// longer than `timeout_secs` in total.
     fn flush_pending(&self, occasion: &str) {
-        if spool::pending(&self.spool).is_empty() {
+        if mapishim_outbox::spool::pending(&self.spool).is_empty() {
             return;
         }
         let summary = self.flush(Instant::now() + self.timeout(), |_| {});

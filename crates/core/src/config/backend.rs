@@ -12,6 +12,7 @@ pub enum BackendKind {
     Sendmail,
     Forward,
     Plugin,
+    Graph,
 }
 
 /// What the configuration knows about one backend.
@@ -63,6 +64,14 @@ pub const BACKENDS: &[BackendSpec] = &[
         section: "plugin",
         configured: |s| s.plugin.is_some(),
         transmits: false,
+    },
+    BackendSpec {
+        kind: BackendKind::Graph,
+        name: "graph",
+        section: "graph",
+        // Its defaults suffice; the tokens' source is checked with [oauth2].
+        configured: |s| s.graph.is_some(),
+        transmits: true,
     },
 ];
 

@@ -111,7 +111,7 @@ impl ComposerSection {
             return Err(ctx.at(
                 via,
                 "composer.via",
-                "\"graph\" is not available yet (it comes with the Graph backend); use via = \"imap\" with an [imap] section",
+                "\"graph\" is not available yet for drafts (backend = \"graph\" sends, but does not make drafts yet); use via = \"imap\" with an [imap] section",
             ));
         }
         if let Some(open) = &self.open {

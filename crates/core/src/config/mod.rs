@@ -30,6 +30,7 @@ mod backend;
 mod composer;
 mod error;
 mod forward;
+mod graph;
 mod imap;
 mod log;
 mod mailbox;
@@ -52,6 +53,7 @@ pub use composer::{
 };
 pub use error::ConfigError;
 pub use forward::ForwardSettings;
+pub use graph::{DEFAULT_GRAPH_ENDPOINT, GraphSettings};
 pub use imap::{IMAP_PRESETS, ImapPreset, ImapProvider, ImapSettings};
 pub use log::{LOG_LEVEL_ENV, LOG_LEVELS};
 pub use mailbox::MailboxSettings;
@@ -92,6 +94,7 @@ struct FileConfig {
     on_failure: Option<OnFailure>,
     smtp: Option<smtp::SmtpSection>,
     imap: Option<imap::ImapSection>,
+    graph: Option<graph::GraphSection>,
     oauth2: Option<oauth2::OAuth2Section>,
     composer: Option<composer::ComposerSection>,
     sendmail: Option<sendmail::SendmailSection>,
@@ -120,6 +123,8 @@ pub struct Settings {
     pub imap: Option<ImapSettings>,
     /// `[oauth2]` with presets applied, when the tokens come from the built-in sign-in.
     pub oauth2: Option<OAuth2Settings>,
+    /// `[graph]`: Microsoft Graph; its defaults when `backend = "graph"` has no section.
+    pub graph: Option<GraphSettings>,
     pub composer: Option<ComposerSettings>,
     pub sendmail: Option<SendmailSettings>,
     pub forward: Option<ForwardSettings>,
@@ -146,15 +151,34 @@ fn parse(ctx: &Ctx<'_>) -> Result<FileConfig, ConfigError> {
 /// `[oauth2]` as the section that needs tokens uses it: `[smtp]` first, else `[imap]`.
 fn oauth2_for(
     file: &FileConfig,
+    graph: Option<&GraphSettings>,
+    from: Option<&Mailbox>,
     smtp: Option<&SmtpSettings>,
     imap: Option<&ImapSettings>,
     ctx: &Ctx<'_>,
     warnings: &mut Vec<String>,
 ) -> Result<Option<OAuth2Settings>, ConfigError> {
+    // Graph first: with backend = "graph", its scopes are the ones to ask for.
+    if let Some(graph) = graph.filter(|g| g.oauth2_token_command.is_none()) {
+        return Ok(Some(oauth2::validate(
+            file.oauth2.as_ref(),
+            &oauth2::Use {
+                section: "graph",
+                provider: Some(graph.provider),
+                graph: true,
+                account: from.map(|f| f.address.as_str()),
+                ca_file: graph.ca_file.clone(),
+                timeout_secs: graph.timeout_secs,
+            },
+            ctx,
+            warnings,
+        )?));
+    }
     Ok(match (&file.smtp, smtp) {
         (Some(section), Some(smtp)) if section.needs_oauth2() => Some(oauth2::validate(
             file.oauth2.as_ref(),
             &oauth2::Use {
+                section: "smtp",
                 provider: smtp.provider,
                 graph: false,
                 account: smtp.username.as_deref(),
@@ -169,6 +193,7 @@ fn oauth2_for(
             (Some(section), Some(imap)) if section.needs_oauth2() => Some(oauth2::validate(
                 file.oauth2.as_ref(),
                 &oauth2::Use {
+                    section: "imap",
                     provider: imap.provider.and_then(|p| p.preset().oauth2),
                     graph: false,
                     account: imap.username.as_deref(),
@@ -235,14 +260,22 @@ impl Settings {
             .as_ref()
             .map(|i| i.validate(&ctx, &mut warnings))
             .transpose()?;
-        let oauth2 = oauth2_for(&file, smtp.as_ref(), imap.as_ref(), &ctx, &mut warnings)?;
+        let uses = |kind: BackendKind| {
+            file.backend == kind || file.route.iter().any(|r| r.backend() == Some(kind))
+        };
+        let graph = graph::validate(file.graph.as_ref(), uses(BackendKind::Graph), &ctx)?;
+        let oauth2 = oauth2_for(
+            &file,
+            graph.as_ref(),
+            from.as_ref(),
+            smtp.as_ref(),
+            imap.as_ref(),
+            &ctx,
+            &mut warnings,
+        )?;
         let composer = composer_for(&file, imap.as_ref(), &ctx)?;
-        let uses_sendmail = file.backend == BackendKind::Sendmail
-            || file
-                .route
-                .iter()
-                .any(|r| r.backend() == Some(BackendKind::Sendmail));
-        let sendmail = sendmail::validate(file.sendmail.as_ref(), uses_sendmail, &ctx)?;
+        let sendmail =
+            sendmail::validate(file.sendmail.as_ref(), uses(BackendKind::Sendmail), &ctx)?;
         let mut settings = Settings {
             path: path.map(Path::to_path_buf),
             backend: file.backend,
@@ -256,6 +289,7 @@ impl Settings {
             smtp,
             imap,
             oauth2,
+            graph,
             composer,
             sendmail,
             forward: file.forward.as_ref().map(|f| f.validate(&ctx)),

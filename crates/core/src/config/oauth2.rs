@@ -54,6 +54,8 @@ pub(super) struct OAuth2Section {
 
 /// What the section that uses the tokens contributes.
 pub struct Use<'a> {
+    /// The section (`smtp`, `imap`, `graph`) whose `oauth2_token_command` is the other way.
+    pub section: &'static str,
     pub provider: Option<Provider>,
     /// Microsoft Graph rather than SMTP: the preset's Graph scopes.
     pub graph: bool,
@@ -256,7 +258,10 @@ pub(super) fn validate(
         return Err(ctx.error(
             None,
             Some("oauth2"),
-            "OAuth2 tokens need an [oauth2] section with client_id (or [smtp] oauth2_token_command)",
+            format!(
+                "OAuth2 tokens need an [oauth2] section with client_id (or [{}] oauth2_token_command)",
+                using.section
+            ),
         ));
     };
     let preset = using.provider.map(Provider::preset);

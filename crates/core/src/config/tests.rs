@@ -296,3 +296,67 @@ fn drafts_needs_imap_and_graph_is_not_there_yet() {
     .unwrap_err();
     assert_eq!(e.key.as_deref(), Some("composer.open"));
 }
+
+#[test]
+fn graph_backend_defaults_presets_and_refusals() {
+    let oauth2 = "[oauth2]\nclient_id = \"app\"\n";
+    let s = Settings::from_toml(
+        &format!("backend = \"graph\"\nfrom = \"a@contoso.com\"\n{oauth2}"),
+        None,
+    )
+    .unwrap();
+    let graph = s.graph.clone().unwrap();
+    assert_eq!(graph.endpoint, DEFAULT_GRAPH_ENDPOINT);
+    assert!(graph.save_to_sent && graph.provider == Provider::Microsoft365);
+    let o = s.oauth2.unwrap();
+    assert_eq!(
+        o.scopes,
+        ["https://graph.microsoft.com/Mail.Send", "offline_access"]
+    );
+    assert!(o.token_url.contains("/common/"), "{}", o.token_url);
+    assert!(o.token_file.ends_with("tokens/a@contoso.com.json"));
+
+    // outlook.com signs in through the consumers tenant; a trailing / is dropped.
+    let s = Settings::from_toml(
+        &format!("backend = \"graph\"\n[graph]\nprovider = \"outlook.com\"\nendpoint = \"http://127.0.0.1:9/v1.0/\"\nsave_to_sent = false\n{oauth2}"),
+        None,
+    )
+    .unwrap();
+    assert_eq!(
+        s.graph.as_ref().unwrap().endpoint,
+        "http://127.0.0.1:9/v1.0"
+    );
+    assert!(s.oauth2.unwrap().token_url.contains("/consumers/"));
+
+    // A token command needs no [oauth2]; no source at all is an error naming both.
+    let s = Settings::from_toml(
+        "backend = \"graph\"\n[graph]\noauth2_token_command = [\"pizauth\", \"show\", \"o\"]\n",
+        None,
+    )
+    .unwrap();
+    assert!(s.oauth2.is_none() && s.graph.unwrap().oauth2_token_command.is_some());
+    let e = Settings::from_toml("backend = \"graph\"\n", None).unwrap_err();
+    assert_eq!(e.key.as_deref(), Some("oauth2"));
+    assert!(
+        e.to_string().contains("[graph] oauth2_token_command"),
+        "{e}"
+    );
+
+    for (text, key) in [
+        (
+            "[graph]\nendpoint = \"http://graph.example.org/v1.0\"\n",
+            "graph.endpoint",
+        ),
+        ("[graph]\nprovider = \"gmail\"\n", "graph.provider"),
+        (
+            "[graph]\noauth2_token_command = []\n",
+            "graph.oauth2_token_command",
+        ),
+    ] {
+        let e =
+            Settings::from_toml(&format!("backend = \"graph\"\n{text}{oauth2}"), None).unwrap_err();
+        assert_eq!(e.key.as_deref(), Some(key), "{text}: {e}");
+    }
+    // Not used, no section: nothing.
+    assert!(Settings::from_toml("", None).unwrap().graph.is_none());
+}
