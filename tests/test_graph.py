@@ -179,6 +179,15 @@ def test_throttled_beyond_the_timeout_is_spooled_and_flushed_through_graph(dist,
     assert spooled(setup) == []
 
 
+def test_throttled_with_on_failure_error_is_23_and_nothing_is_kept(dist, linux_sender, setup, oauth, graph):
+    graph_config(setup, oauth, graph, timeout=2, on_failure="error")
+    login(dist, setup)
+    graph.fail(r"/sendMail$", 503, headers=[("Retry-After", "30")], body={"error": {"code": "ServiceUnavailable", "message": "later"}})
+    assert graph_send(linux(linux_sender), setup, "--subject", "now or never") == [23]
+    assert_clean(oauth, graph)
+    assert graph.sent == [] and setup.files() == []
+
+
 @pytest.mark.parametrize("case", ["send-as", "recipients"])
 def test_refusals_keep_a_failed_copy_with_graphs_reason(dist, linux_sender, setup, oauth, graph, case):
     code, expected = {"send-as": ("ErrorSendAsDenied", 2), "recipients": ("ErrorInvalidRecipients", 14)}[case]
