@@ -346,17 +346,8 @@ impl GraphBackend {
         spool::flush(&self.spool, self, deadline, on_event)
     }
 
-    /// A bounded attempt to empty the spool (after a delivery, and at MAPILogon).
     fn flush_pending(&self, occasion: &str) {
-        if spool::pending(&self.spool).is_empty() {
-            return;
-        }
-        let summary = self.flush(Instant::now() + self.timeout(), |_| {});
-        tracing::info!(
-            delivered = summary.delivered,
-            remaining = summary.remaining,
-            "spool flushed {occasion}"
-        );
+        spool::flush_pending(&self.spool, self, self.timeout(), occasion);
     }
 }
 

@@ -14,7 +14,7 @@ use mapishim_core::files::{self, Links};
 use std::fs;
 use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// Why a spooled message was not delivered.
 #[derive(Debug)]
@@ -52,6 +52,20 @@ pub struct FlushSummary {
     pub busy: usize,
     /// Still waiting: the server was unreachable, or the deadline came first.
     pub remaining: usize,
+}
+
+/// A bounded attempt to empty the spool (after a delivery, and at MAPILogon): never longer
+/// than `timeout` in total, and nothing at all when the spool is empty.
+pub fn flush_pending(spool: &Path, courier: &dyn Courier, timeout: Duration, occasion: &str) {
+    if pending(spool).is_empty() {
+        return;
+    }
+    let summary = flush(spool, courier, Instant::now() + timeout, |_| {});
+    tracing::info!(
+        delivered = summary.delivered,
+        remaining = summary.remaining,
+        "spool flushed {occasion}"
+    );
 }
 
 /// Complete messages waiting in the spool, oldest first.

@@ -582,18 +582,8 @@ impl Backend for SmtpBackend {
 }
 
 impl SmtpBackend {
-    /// A bounded attempt to empty the spool (after a delivery, and at MAPILogon): never
-    /// longer than `timeout_secs` in total.
     fn flush_pending(&self, occasion: &str) {
-        if mapishim_outbox::spool::pending(&self.spool).is_empty() {
-            return;
-        }
-        let summary = self.flush(Instant::now() + self.timeout(), |_| {});
-        tracing::info!(
-            delivered = summary.delivered,
-            remaining = summary.remaining,
-            "spool flushed {occasion}"
-        );
+        mapishim_outbox::spool::flush_pending(&self.spool, self, self.timeout(), occasion);
     }
 }
 
