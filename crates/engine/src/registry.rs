@@ -184,20 +184,16 @@ fn missing(settings: &Settings) -> String {
 }
 
 fn check_graph(settings: &Settings) -> Vec<Finding> {
-    let Some(graph) = &settings.graph else {
+    let (Some(graph), Some(backend)) = (&settings.graph, graph_backend(settings)) else {
         return Vec::new();
-    };
-    let tokens = match (&graph.oauth2_token_command, &settings.oauth2) {
-        (Some(c), _) => format!("oauth2_token_command {c:?}"),
-        (None, Some(o)) => format!("token file {}", o.token_file.display()),
-        (None, None) => "nowhere".into(),
     };
     vec![Finding::Line(
         "graph",
         format!(
-            "{} (preset {}), token from {tokens}, {} Sent Items, timeout {} s, on failure: {:?}",
+            "{} (preset {}), token from {}, {} Sent Items, timeout {} s, on failure: {:?}",
             graph.endpoint,
             graph.provider.name(),
+            backend.token_source(),
             if graph.save_to_sent {
                 "copy in"
             } else {

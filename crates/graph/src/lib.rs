@@ -13,18 +13,18 @@
 
 mod split;
 
-pub use split::{Split, Upload, base64_len, split};
+use split::{Split, Upload, base64_len, split};
 
 use base64::Engine;
 use mapishim_core::config::{GraphSettings, OAuth2Settings, OnFailure};
 use mapishim_core::mime::{self, BccHeader};
 use mapishim_core::{Backend, Delivery, LogonRequest, MapiCode, MapiError, Message, Result};
 use mapishim_oauth2::TokenSource;
-use mapishim_oauth2::http::{Body, Http, Reply};
-use mapishim_outbox::spool::{self, Courier, FlushEvent, FlushSummary, Undelivered};
+use mapishim_oauth2::http::{Answer, Body, Http};
+use mapishim_outbox::spool::{self, Courier, Undelivered};
 use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
 use serde_json::json;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
@@ -69,7 +69,7 @@ fn token_failure(e: mapishim_oauth2::Error) -> Failure {
 }
 
 /// Graph's `{"error": {"code", "message"}}`, as one line for logs and reason files.
-fn error_text(reply: &Reply) -> String {
+fn error_text(reply: &Answer) -> String {
     let error = &reply.json["error"];
     match (error["code"].as_str(), error["message"].as_str()) {
         (Some(code), Some(message)) => format!("HTTP {}: {code}: {message}", reply.status),
@@ -79,7 +79,7 @@ fn error_text(reply: &Reply) -> String {
 }
 
 /// A refusal: recipient problems are the caller's 14, everything else 2.
-fn refusal(what: &str, reply: &Reply) -> Failure {
+fn refusal(what: &str, reply: &Answer) -> Failure {
     let text = format!("{what}: {}", error_text(reply));
     let code = reply.json["error"]["code"].as_str().unwrap_or("");
     if code.to_ascii_lowercase().contains("recipient") {
@@ -113,10 +113,6 @@ impl GraphBackend {
         }
     }
 
-    pub fn spool_dir(&self) -> &Path {
-        &self.spool
-    }
-
     fn timeout(&self) -> Duration {
         Duration::from_secs(self.settings.timeout_secs)
     }
@@ -143,7 +139,7 @@ impl GraphBackend {
         method: &str,
         url: &str,
         body: Body<'_>,
-    ) -> std::result::Result<Reply, Failure> {
+    ) -> std::result::Result<Answer, Failure> {
         let http = self.http()?;
         let tokens = self.tokens.as_ref().ok_or_else(|| {
             Failure::Auth(
@@ -341,13 +337,15 @@ impl GraphBackend {
         Ok(())
     }
 
-    /// Delivers what waits in the spool, oldest first, until `deadline`.
-    pub fn flush(&self, deadline: Instant, on_event: impl FnMut(FlushEvent)) -> FlushSummary {
-        spool::flush(&self.spool, self, deadline, on_event)
-    }
-
     fn flush_pending(&self, occasion: &str) {
         spool::flush_pending(&self.spool, self, self.timeout(), occasion);
+    }
+
+    /// For `config check`: where the tokens come from.
+    pub fn token_source(&self) -> String {
+        self.tokens
+            .as_ref()
+            .map_or_else(|| "nowhere".into(), TokenSource::describe)
     }
 }
 
@@ -375,7 +373,8 @@ impl Backend for GraphBackend {
     }
 
     fn send(&self, message: &Message) -> Result<Delivery> {
-        if message.envelope_recipients().is_empty() {
+        let recipients = message.envelope_recipients().len();
+        if recipients == 0 {
             return Err(mapishim_outbox::refuse_without_recipients(
                 &self.spool,
                 message,
@@ -384,10 +383,7 @@ impl Backend for GraphBackend {
         let raw = mime::to_vec(message, BccHeader::Keep);
         match self.deliver(&raw) {
             Ok(()) => {
-                tracing::info!(
-                    recipients = message.envelope_recipients().len(),
-                    "delivered by Microsoft Graph"
-                );
+                tracing::info!(recipients, "delivered by Microsoft Graph");
                 self.flush_pending("after a delivery");
                 Ok(Delivery::Sent)
             }

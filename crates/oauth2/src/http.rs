@@ -33,9 +33,11 @@ pub struct Http {
     agent: ureq::Agent,
 }
 
-/// An answer with its status and JSON body (`Null` when the body was not JSON).
+/// An answer: its status, `Retry-After` in seconds (when given), and its JSON body (`Null`
+/// when the body was not JSON or empty).
 pub struct Answer {
     pub status: u16,
+    pub retry_after: Option<u64>,
     pub json: serde_json::Value,
 }
 
@@ -89,17 +91,35 @@ impl Http {
             .post(url)
             .header("Accept", "application/json")
             .send_form(form.iter().copied())
-            .map_err(|e| Error::Unavailable(format!("{}: {e}", without_query(url))))?;
-        let status = response.status().as_u16();
-        let text = response
-            .into_body()
-            .with_config()
-            .limit(1024 * 1024)
-            .read_to_string()
-            .map_err(|e| Error::Unavailable(format!("{}: {e}", without_query(url))))?;
-        let json = serde_json::from_str(&text).unwrap_or(serde_json::Value::Null);
-        Ok(Answer { status, json })
+            .map_err(|e| unavailable(url, e))?;
+        answer(url, response)
     }
+}
+
+fn unavailable(url: &str, e: ureq::Error) -> Error {
+    Error::Unavailable(format!("{}: {e}", without_query(url)))
+}
+
+/// Reads a response: status, `Retry-After`, and the body (at most 1 MiB) as JSON.
+fn answer(url: &str, response: ureq::http::Response<ureq::Body>) -> Result<Answer, Error> {
+    let status = response.status().as_u16();
+    let retry_after = response
+        .headers()
+        .get("Retry-After")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse().ok());
+    let text = response
+        .into_body()
+        .with_config()
+        .limit(1024 * 1024)
+        .read_to_string()
+        .map_err(|e| unavailable(url, e))?;
+    let json = serde_json::from_str(&text).unwrap_or(serde_json::Value::Null);
+    Ok(Answer {
+        status,
+        retry_after,
+        json,
+    })
 }
 
 /// A request body and its media type.
@@ -109,14 +129,6 @@ pub enum Body<'a> {
     Json(&'a serde_json::Value),
     /// Bytes with their `Content-Type`.
     Bytes(&'a str, &'a [u8]),
-}
-
-/// An answer to [`Http::request`]: status, `Retry-After` in seconds (when given), and the
-/// body as JSON (`Null` when it was not JSON or empty).
-pub struct Reply {
-    pub status: u16,
-    pub retry_after: Option<u64>,
-    pub json: serde_json::Value,
 }
 
 impl Http {
@@ -129,9 +141,7 @@ impl Http {
         bearer: Option<&str>,
         headers: &[(&str, String)],
         body: Body<'_>,
-    ) -> Result<Reply, Error> {
-        let unavailable =
-            |e: ureq::Error| Error::Unavailable(format!("{}: {e}", without_query(url)));
+    ) -> Result<Answer, Error> {
         let mut builder = ureq::http::Request::builder()
             .method(method)
             .uri(url)
@@ -142,13 +152,15 @@ impl Http {
         for (name, value) in headers {
             builder = builder.header(*name, value);
         }
-        let (content_type, bytes): (Option<&str>, Vec<u8>) = match body {
-            Body::Empty => (None, Vec::new()),
-            Body::Json(v) => (
-                Some("application/json"),
-                serde_json::to_vec(v).unwrap_or_default(),
-            ),
-            Body::Bytes(t, b) => (Some(t), b.to_vec()),
+        let json;
+        let (content_type, bytes): (Option<&str>, &[u8]) = match body {
+            Body::Empty => (None, &[]),
+            Body::Json(v) => {
+                json = serde_json::to_vec(v).unwrap_or_default();
+                (Some("application/json"), &json)
+            }
+            // Sent from the caller's buffer: a message or an upload chunk is megabytes.
+            Body::Bytes(t, b) => (Some(t), b),
         };
         if let Some(t) = content_type {
             builder = builder.header("Content-Type", t);
@@ -156,25 +168,8 @@ impl Http {
         let request = builder
             .body(bytes)
             .map_err(|e| Error::Config(format!("{}: {e}", without_query(url))))?;
-        let response = self.agent.run(request).map_err(unavailable)?;
-        let status = response.status().as_u16();
-        let retry_after = response
-            .headers()
-            .get("Retry-After")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.trim().parse().ok());
-        let text = response
-            .into_body()
-            .with_config()
-            .limit(1024 * 1024)
-            .read_to_string()
-            .map_err(unavailable)?;
-        let json = serde_json::from_str(&text).unwrap_or(serde_json::Value::Null);
-        Ok(Reply {
-            status,
-            retry_after,
-            json,
-        })
+        let response = self.agent.run(request).map_err(|e| unavailable(url, e))?;
+        answer(url, response)
     }
 }
 

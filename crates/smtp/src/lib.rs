@@ -25,8 +25,6 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-pub use mapishim_outbox::spool::{FlushEvent, FlushSummary};
-
 /// Idle connections are closed after this; servers drop them after about a minute anyway.
 const IDLE_TIMEOUT: Duration = Duration::from_secs(30);
 const POOL_SIZE: usize = 4;
@@ -480,11 +478,6 @@ impl SmtpBackend {
             Err(_) => conn.abort(),
         }
         result
-    }
-
-    /// Delivers what waits in the spool, oldest first, until `deadline`.
-    pub fn flush(&self, deadline: Instant, on_event: impl FnMut(FlushEvent)) -> FlushSummary {
-        mapishim_outbox::spool::flush(&self.spool, self, deadline, on_event)
     }
 
     fn keep_failed(&self, message: &Message, reason: &str) {
