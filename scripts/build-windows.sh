@@ -14,6 +14,8 @@ cd "$(dirname "$0")/.."
 . scripts/lib/cargo.sh
 zip=0
 [ "${1:-}" = "--zip" ] && zip=1
+# For size, not speed (Cargo.toml's release profile): the DLL's budget is 4 MiB.
+export CARGO_PROFILE_RELEASE_OPT_LEVEL=s
 target=$(cargo_target_dir)
 dist=$target/dist/windows
 for pair in x86_64-pc-windows-gnu:x64:x86_64-w64-mingw32 i686-pc-windows-gnu:x86:i686-w64-mingw32; do

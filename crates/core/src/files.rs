@@ -3,8 +3,9 @@
 //! the profile folder they live in, see docs/architecture.md), complete files appear only
 //! by an atomic rename after an fsync, and what is read is a regular file within a size cap.
 use crate::error::{MapiError, Result};
+use std::cell::Cell;
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, BufWriter, Read, Write};
+use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
@@ -68,7 +69,8 @@ impl Drop for TempGuard<'_> {
 }
 
 /// Renders into the new private file `temp`, fsyncs it, renames it onto `target` (replacing
-/// what is there) and fsyncs the target's folder. On any error nothing is left behind.
+/// what is there) and fsyncs the target's folder. On any error nothing is left behind. A
+/// missing folder of `temp` is created private (as by [`create_private_dir_all`]).
 /// `temp` must be in the same file system as `target` and not look complete to readers
 /// (outboxes use [`TEMP_PREFIX`], Maildirs their `tmp/` folder).
 pub fn write_atomically(
@@ -80,13 +82,23 @@ pub fn write_atomically(
     let failed = |what: &str, e: io::Error| {
         MapiError::from_store_io(&e, &format!("{what} {}", temp.display()))
     };
-    let file = create_new_private(temp).map_err(|e| failed("cannot create", e))?;
+    let file = match create_new_private(temp) {
+        // The folder is made only when missing: making sure of it first would cost every
+        // message two system calls, which a burst of sends pays between its fsyncs.
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            let dir = temp.parent().filter(|d| !d.as_os_str().is_empty());
+            dir.map_or(Err(e), create_private_dir_all)
+                .and_then(|()| create_new_private(temp))
+        }
+        opened => opened,
+    }
+    .map_err(|e| failed("cannot create", e))?;
     let mut guard = TempGuard(Some(temp));
-    let mut writer = BufWriter::with_capacity(256 * 1024, file);
-    render(&mut writer).map_err(|e| failed("cannot write", e))?;
-    let file = writer
-        .into_inner()
-        .map_err(|e| failed("cannot write", e.into_error()))?;
+    let mut writer = Buffered::new(file);
+    let rendered = render(&mut writer).and_then(|()| writer.flush());
+    let Buffered { file, buf } = writer;
+    WRITE_BUFFER.set(buf);
+    rendered.map_err(|e| failed("cannot write", e))?;
     file.sync_all().map_err(|e| failed("cannot flush", e))?;
     drop(file);
     fs::rename(temp, target).map_err(|e| failed("cannot rename", e))?;
@@ -95,6 +107,50 @@ pub fn write_atomically(
         sync_dir(dir);
     }
     Ok(())
+}
+
+/// Size of the buffer a message is rendered through: one `write` for typical messages,
+/// bounded memory for huge ones.
+const WRITE_BUFFER_BYTES: usize = 256 * 1024;
+
+thread_local! {
+    /// The buffer is kept per thread between messages: a fresh one each time is handed back
+    /// to the system by the allocator and faulted in again, a cost the size of the message.
+    static WRITE_BUFFER: Cell<Vec<u8>> = const { Cell::new(Vec::new()) };
+}
+
+/// A `BufWriter` over the thread's reused buffer (std's cannot adopt an existing one).
+struct Buffered {
+    file: File,
+    buf: Vec<u8>,
+}
+
+impl Buffered {
+    fn new(file: File) -> Self {
+        let mut buf = WRITE_BUFFER.take();
+        buf.clear();
+        buf.reserve_exact(WRITE_BUFFER_BYTES);
+        Self { file, buf }
+    }
+}
+
+impl Write for Buffered {
+    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+        if self.buf.len() + data.len() > self.buf.capacity() {
+            self.flush()?;
+        }
+        if data.len() >= self.buf.capacity() {
+            return self.file.write(data);
+        }
+        self.buf.extend_from_slice(data);
+        Ok(data.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.file.write_all(&self.buf)?;
+        self.buf.clear();
+        Ok(())
+    }
 }
 
 /// Makes a rename durable. Windows has no directory handles for this; NTFS journals it.
@@ -183,9 +239,22 @@ pub fn read_capped(file: &mut File, limit: u64) -> std::result::Result<Vec<u8>, 
     let mut data = Vec::new();
     data.try_reserve_exact(len as usize)
         .map_err(|_| ReadError::NoMemory(len))?;
-    // `take` guards against a file that grows while it is read.
+    // The size we saw in one read (std's `read_to_end` through `take` probes in growing
+    // reads: five system calls for 100 KB); then on to the end, in case the file grew,
+    // with `take` keeping that within the cap.
+    data.resize(len as usize, 0);
+    let mut filled = 0;
+    while filled < data.len() {
+        match file.read(&mut data[filled..]) {
+            Ok(0) => break,
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(ReadError::Io(e)),
+        }
+    }
+    data.truncate(filled);
     (&mut *file)
-        .take(limit + 1)
+        .take(limit + 1 - filled as u64)
         .read_to_end(&mut data)
         .map_err(ReadError::Io)?;
     if data.len() as u64 > limit {
@@ -315,6 +384,43 @@ mod tests {
         assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1);
     }
 
+    #[test]
+    fn writes_through_the_reused_buffer_arrive_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("m");
+        let temp = dir.path().join(".tmp-m");
+        // Pieces below, at and above the buffer size, so every path of `Buffered` runs.
+        let pieces: Vec<Vec<u8>> = [
+            1,
+            7,
+            WRITE_BUFFER_BYTES - 3,
+            5,
+            WRITE_BUFFER_BYTES,
+            2 * WRITE_BUFFER_BYTES + 1,
+            0,
+            9,
+        ]
+        .iter()
+        .enumerate()
+        .map(|(i, &n)| (0..n).map(|j| (i * 31 + j) as u8).collect())
+        .collect();
+        for round in 0..2 {
+            write_atomically(&temp, &target, |w| {
+                pieces.iter().try_for_each(|p| w.write_all(p))
+            })
+            .unwrap();
+            assert_eq!(fs::read(&target).unwrap(), pieces.concat(), "round {round}");
+        }
+        // A failed render hands the buffer back too; the next write starts empty.
+        write_atomically(&temp, &target, |w| {
+            w.write_all(b"partial")?;
+            Err(io::Error::other("boom"))
+        })
+        .unwrap_err();
+        write_atomically(&temp, &target, |w| w.write_all(b"next")).unwrap();
+        assert_eq!(fs::read(&target).unwrap(), b"next");
+    }
+
     #[cfg(unix)]
     #[test]
     fn only_regular_files_open() {
@@ -341,6 +447,23 @@ mod tests {
         ));
         let mut file = open_regular(&path, Links::Refuse).unwrap();
         assert_eq!(read_capped(&mut file, 10).unwrap(), b"0123456789");
+    }
+
+    /// Files in /proc say they are empty and are not: what is read past the size seen is
+    /// read on, within the cap, as for a file that grows while it is read.
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn reads_go_past_the_size_seen_within_the_cap() {
+        let path = Path::new("/proc/self/status");
+        assert_eq!(fs::metadata(path).unwrap().len(), 0);
+        let mut file = open_regular(path, Links::Follow).unwrap();
+        let data = read_capped(&mut file, 1 << 20).unwrap();
+        assert!(data.starts_with(b"Name:"), "{data:?}");
+        let mut file = open_regular(path, Links::Follow).unwrap();
+        assert!(matches!(
+            read_capped(&mut file, 10),
+            Err(ReadError::TooLarge { len: 10, limit: 10 })
+        ));
     }
 
     #[test]

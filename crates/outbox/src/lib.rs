@@ -107,8 +107,6 @@ pub fn store(
     dir: &Path,
     render: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
 ) -> Result<PathBuf> {
-    files::create_private_dir_all(dir)
-        .map_err(|e| MapiError::from_store_io(&e, &format!("cannot create {}", dir.display())))?;
     sweep_now_and_then(dir);
     let stem = unique_stem(SystemTime::now());
     let final_path = dir.join(format!("{stem}.eml"));
@@ -269,6 +267,20 @@ mod tests {
             3,
             "no temporary files left"
         );
+    }
+
+    #[test]
+    fn a_folder_removed_between_sends_is_made_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let outbox = Outbox::new(dir.path().join("a/outbox"));
+        outbox.send(&message()).unwrap();
+        fs::remove_dir_all(dir.path().join("a")).unwrap();
+        let Delivery::Stored(path) = outbox.send(&message()).unwrap() else {
+            panic!("not stored")
+        };
+        assert!(path.is_file());
+        #[cfg(unix)]
+        assert_eq!(mode(outbox.dir()), 0o700);
     }
 
     #[test]
