@@ -395,3 +395,15 @@ def test_config_check_says_drafts_go_through_graph(dist, setup, oauth, graph):
     check = mapishim(dist, setup, "config", "check")
     assert check.returncode == 0, check.stdout + check.stderr
     assert f"composer:      drafts via Microsoft Graph {graph.endpoint} (POST /me/messages), token from token file {token_file(setup)}, then opens {{weblink}}" in check.stdout
+
+
+@pytest.mark.parametrize("link", ["javascript:alert(1)", "https://outlook.office365.com/owa/?ItemID=x\n--evil", None])
+def test_a_weblink_that_is_not_a_plain_web_url_is_not_opened(dist, linux_sender, setup, oauth, graph, link):
+    drafts_via_graph(setup, oauth, graph)
+    login(dist, setup)
+    answer = {"id": "AAMkscripted=", "isDraft": True} | ({"webLink": link} if link else {})
+    graph.fail(r"/me/messages$", 201, body=answer)  # scripted: Graph's 201, with this link
+    codes = dialog(linux(linux_sender), setup, "--subject", "stored", "--body", "b")
+    assert codes == [0], setup.log.read_text()
+    assert kept(setup) == [] and not (setup.root / "record.jsonl").exists()
+    assert "gave no usable web link for {weblink}; nothing opened" in setup.log.read_text()
