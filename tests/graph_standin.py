@@ -3,7 +3,8 @@ cannot be reached here). It follows the published v1.0 behaviour:
 
 - `POST /v1.0/me/sendMail` with `Content-Type: text/plain` and the base64 of an RFC 5322
   message: 202; malformed base64 is 400 "Invalid base64 string for MIME content."
-- `POST /v1.0/me/messages` (MIME the same way): 201 with the draft's `id`;
+- `POST /v1.0/me/messages` (MIME the same way): 201 with the draft's `id` and `webLink`
+  (Outlook on the web's `https://outlook.office365.com/owa/?ItemID=…&exvsurl=1&viewmodel=ReadMessageItem`);
   `PATCH /v1.0/me/messages/{id}` (extended properties); `POST .../attachments` (a
   `fileAttachment` with `contentBytes`, under 3 MB); `POST .../attachments/createUploadSession`
   (3 MB to 150 MB) answering an `uploadUrl` that takes `PUT` chunks with `Content-Range`,
@@ -14,7 +15,8 @@ cannot be reached here). It follows the published v1.0 behaviour:
   code, for the next requests to a path.
 
 Everything received is recorded (`requests`, `sent`: each delivered message's MIME with its
-uploaded attachments); a request the protocol does not allow is answered with an error and
+uploaded attachments, `created`: the id of every draft created, `drafts`: the drafts still
+in the Drafts folder, `deleted`); a request the protocol does not allow is answered with an error and
 recorded in `violations`, which the tests assert empty."""
 
 import base64
@@ -43,6 +45,7 @@ class Request:
 @dataclass
 class Draft:
     mime: bytes
+    web_link: str = ""
     properties: list = field(default_factory=list)
     attachments: list = field(default_factory=list)  # (name, content type, bytes)
 
@@ -75,6 +78,7 @@ class GraphStandin:
         self.violations = []
         self.sent = []
         self.drafts = {}
+        self.created = []
         self.uploads = {}
         self.deleted = []
         self.tokens_seen = []
@@ -198,8 +202,10 @@ class GraphStandin:
                     if mime is None:
                         return None
                     ident = "AAMk" + secrets.token_urlsafe(18) + "="
-                    server.drafts[ident] = Draft(mime)
-                    return self.reply(201, {"id": ident, "isDraft": True})
+                    link = "https://outlook.office365.com/owa/?ItemID=" + urllib.parse.quote(ident, safe="") + "&exvsurl=1&viewmodel=ReadMessageItem"
+                    server.drafts[ident] = Draft(mime, link)
+                    server.created.append(ident)
+                    return self.reply(201, {"id": ident, "isDraft": True, "webLink": link})
                 draft = server.drafts.get(ident)
                 if draft is None:
                     return self.error(404, "ErrorItemNotFound", "The specified object was not found in the store.")

@@ -11,18 +11,19 @@ import pytest
 from conftest import C_DIR, Runner, parse, require_wine, run_unpiped, send, wine_env, wine_program
 from graph_standin import CHUNK_UNIT, GraphStandin
 from oauth_server import OAuthServer
+from test_drafts import kept, opened, parsed
 from test_oauth import ACCOUNT, assert_no_secret_in, login, mapishim, spooled, token_file
 
 GRAPH_SCOPES = '["https://graph.microsoft.com/Mail.Send", "offline_access"]'
 
 
-def graph_config(setup, oauth, graph, save_to_sent=True, timeout=5, backend="graph", on_failure="spool"):
+def graph_config(setup, oauth, graph, save_to_sent=True, timeout=5, backend="graph", on_failure="spool", sections="", scopes=GRAPH_SCOPES, endpoint=None):
     setup.write_config(
         text=(
             f'backend = "{backend}"\nfrom = "Accounts <{ACCOUNT}>"\non_failure = "{on_failure}"\n'
-            '[outbox]\ndir = {outbox}\n[log]\nfile = {log}\nlevel = "debug"\n'
-            f'[graph]\nendpoint = "{graph.endpoint}"\nsave_to_sent = {str(save_to_sent).lower()}\ntimeout_secs = {timeout}\n'
-            f'[oauth2]\nclient_id = "{oauth.client_id}"\nflow = "device"\nscopes = {GRAPH_SCOPES}\n'
+            '[outbox]\ndir = {outbox}\n[log]\nfile = {log}\nlevel = "debug"\n' + sections +
+            f'[graph]\nendpoint = "{endpoint or graph.endpoint}"\nsave_to_sent = {str(save_to_sent).lower()}\ntimeout_secs = {timeout}\n'
+            f'[oauth2]\nclient_id = "{oauth.client_id}"\nflow = "device"\nscopes = {scopes}\n'
             f'device_authorization_url = "{oauth.device_authorization_url}"\n'
             f'authorization_url = "{oauth.authorization_url}"\n'
             f'token_url = "{oauth.token_url}"\n'
@@ -254,3 +255,155 @@ def test_config_init_refuses_graph_for_gmail(dist, setup):
     config = setup.root / "new" / "config.toml"
     done = mapishim(dist, setup, "config", "init", "--provider", "gmail", "--address", ACCOUNT, "--backend", "graph", MAPISHIM_CONFIG=config)
     assert done.returncode != 0 and "Microsoft 365 and Outlook.com" in done.stderr and not config.exists()
+
+
+# ---- [composer] kind = "drafts" with via = "graph" (issue 13) ---------------------------
+
+DRAFT_SCOPES = '["https://graph.microsoft.com/Mail.Send", "https://graph.microsoft.com/Mail.ReadWrite", "offline_access"]'
+
+
+def drafts_via_graph(setup, oauth, graph, open_line='open = "{weblink}"\n', **kwargs):
+    """Dialog requests become Graph drafts; the URL opener is the recording stand-in."""
+    from conftest import toml_string
+    from test_composer import install_standin
+
+    opener = install_standin(setup.root / "bin", "xdg-open")
+    composer = f'[composer]\nkind = "drafts"\nvia = "graph"\n{open_line}program = {toml_string(str(opener))}\n'
+    graph_config(setup, oauth, graph, backend="outbox", sections=composer, scopes=DRAFT_SCOPES, **kwargs)
+
+
+def dialog(runner, setup, *args):
+    from test_composer import MAPI_DIALOG, standin_env
+
+    codes, _ = send(runner, setup, "--flags", str(MAPI_DIALOG), *args, **standin_env(setup, delay=0))
+    return codes
+
+
+def posts_to_messages(graph):
+    return [r for r in graph.requests if r.method == "POST" and r.path == "/v1.0/me/messages"]
+
+
+def test_dialog_via_graph_is_an_unsent_draft_from_the_mime_and_opens_its_weblink(dist, linux_sender, setup, oauth, graph):
+    drafts_via_graph(setup, oauth, graph)
+    login(dist, setup)
+    content = "scanned page \u00e9\n" * 50
+    codes = dialog(linux(linux_sender), setup, "--subject", "Scan 2026", "--body", "Please find the scan.", "--make-attach", "scan page.pdf::" + content)
+    assert codes == [0], setup.log.read_text()
+    assert_clean(oauth, graph)
+    # Created once from the MIME, still in Drafts: neither sent nor deleted.
+    [ident] = graph.created
+    assert list(graph.drafts) == [ident] and graph.sent == [] and graph.deleted == []
+    assert [r.path for r in graph.requests] == ["/v1.0/me/messages"]
+    [post] = posts_to_messages(graph)
+    assert {k.lower(): v for k, v in post.headers.items()}["content-type"].startswith("text/plain")
+    draft = graph.drafts[ident]
+    msg = parsed(draft.mime)
+    assert msg["Subject"] == "Scan 2026" and msg["To"] is None
+    assert msg.get_body(("plain",)).get_content().replace("\r\n", "\n").strip() == "Please find the scan."
+    [attachment] = list(msg.iter_attachments())
+    assert (attachment.get_filename(), attachment.get_payload(decode=True)) == ("scan page.pdf", content.encode())
+    assert draft.attachments == []
+    # The opener got that very draft's webLink in place of {weblink}.
+    assert draft.web_link.startswith("https://outlook.office365.com/owa/?ItemID=")
+    assert opened(setup) == [[draft.web_link]]
+    assert kept(setup) == [] and setup.files() == []
+    log = setup.log.read_text()
+    assert "draft created by Microsoft Graph" in log
+    assert_no_secret_in(log, oauth, "the log")
+
+
+def test_large_attachment_of_a_graph_draft_goes_through_an_upload_session(dist, linux_sender, setup, oauth, graph):
+    big = bytes(range(256)) * (5 * 1024 * 1024 // 256)  # 5 MiB: over one request's 4 MB
+    (setup.root / "big.bin").write_bytes(big)
+    # No `open`: via = "graph" opens {weblink} by default.
+    drafts_via_graph(setup, oauth, graph, open_line="", timeout=30)
+    login(dist, setup)
+    codes = dialog(linux(linux_sender), setup, "--subject", "big", "--body", "see attached", "--attach", f"{setup.root / 'big.bin'}::Scan 2026.bin", "--make-attach", "notes.txt::small")
+    assert codes == [0], setup.log.read_text()
+    assert_clean(oauth, graph)
+    [ident] = graph.created
+    draft = graph.drafts[ident]
+    assert [(name, data == big) for name, _, data in draft.attachments] == [("Scan 2026.bin", True)]
+    [upload] = graph.uploads.values()
+    assert upload.draft == ident and len(upload.chunks) > 1
+    assert all(c % CHUNK_UNIT == 0 for c in upload.chunks[:-1])
+    left = parsed(draft.mime)
+    assert [(p.get_filename(), p.get_content()) for p in left.iter_attachments()] == [("notes.txt", "small")]
+    assert left["Subject"] == "big"
+    assert graph.sent == [] and graph.deleted == []
+    assert not any(r.path.endswith("/send") for r in graph.requests)
+    assert opened(setup) == [[draft.web_link]]
+
+
+@pytest.mark.parametrize("case", ["unreachable", "throttled", "upload-throttled"])
+def test_graph_unavailable_is_23_kept_then_pushed_exactly_once(dist, linux_sender, setup, oauth, graph, case):
+    import socket
+
+    closed = socket.socket()
+    closed.bind(("127.0.0.1", 0))
+    dead = f"http://127.0.0.1:{closed.getsockname()[1]}/v1.0"  # bound, never listening
+    drafts_via_graph(setup, oauth, graph, timeout=2, endpoint=dead if case == "unreachable" else None)
+    login(dist, setup)
+    args = ["--subject", "offline draft", "--body", "b", "--make-attach", "a.txt::attached"]
+    if case == "throttled":
+        graph.fail(r"/me/messages$", 503, headers=[("Retry-After", "30")], body={"error": {"code": "ServiceUnavailable", "message": "later"}})
+    if case == "upload-throttled":
+        (setup.root / "big.bin").write_bytes(b"\x07" * (5 * 1024 * 1024))
+        args += ["--attach", f"{setup.root / 'big.bin'}::big.bin"]
+        graph.fail(r"/createUploadSession$", 429, headers=[("Retry-After", "30")], body={"error": {"code": "ApplicationThrottled", "message": "slow down"}})
+    codes = dialog(linux(linux_sender), setup, *args)
+    closed.close()
+    assert codes == [23], setup.log.read_text()
+    [path] = kept(setup)
+    assert parsed(path.read_bytes())["Subject"] == "offline draft"
+    assert "draft not stored on Microsoft Graph (" in setup.log.read_text()
+    # A draft left half-made (its attachment not uploaded) is deleted: push makes the one.
+    assert graph.drafts == {} and graph.sent == []
+    assert graph.deleted == graph.created
+    assert not (setup.root / "record.jsonl").exists(), "opened a draft that is not there"
+    drafts_via_graph(setup, oauth, graph, timeout=30)
+    first = mapishim(dist, setup, "drafts", "push")
+    assert first.returncode == 0, first.stdout + first.stderr
+    assert "1 uploaded, 0 kept" in first.stdout
+    second = mapishim(dist, setup, "drafts", "push")
+    assert second.returncode == 0 and "0 uploaded, 0 kept" in second.stdout, second.stdout
+    assert_clean(oauth, graph)
+    [draft] = graph.drafts.values()
+    names = [a.get_filename() for a in parsed(draft.mime).iter_attachments()] + [n for n, _, _ in draft.attachments]
+    assert sorted(names) == (["a.txt", "big.bin"] if case == "upload-throttled" else ["a.txt"])
+    assert graph.sent == [] and kept(setup) == []
+    assert not (setup.root / "record.jsonl").exists(), "drafts push must open nothing"
+
+
+def test_refused_sign_in_is_3_and_the_draft_is_kept(dist, linux_sender, setup, oauth, graph):
+    drafts_via_graph(setup, oauth, graph)
+    login(dist, setup)
+    oauth.revoke_refresh_tokens()
+    oauth.expire_access_tokens()
+    codes = dialog(linux(linux_sender), setup, "--subject", "kept", "--body", "b")
+    assert codes == [3], setup.log.read_text()
+    [path] = kept(setup)
+    assert parsed(path.read_bytes())["Subject"] == "kept"
+    assert path.stat().st_mode & 0o777 == 0o600
+    assert graph.created == [] and graph.sent == []
+    assert not (setup.root / "record.jsonl").exists()
+    assert_no_secret_in(setup.log.read_text(), oauth, "the log")
+
+
+def test_config_check_says_drafts_go_through_graph(dist, setup, oauth, graph):
+    drafts_via_graph(setup, oauth, graph)
+    check = mapishim(dist, setup, "config", "check")
+    assert check.returncode == 0, check.stdout + check.stderr
+    assert f"composer:      drafts via Microsoft Graph {graph.endpoint} (POST /me/messages), token from token file {token_file(setup)}, then opens {{weblink}}" in check.stdout
+
+
+@pytest.mark.parametrize("link", ["javascript:alert(1)", "https://outlook.office365.com/owa/?ItemID=x\n--evil", None])
+def test_a_weblink_that_is_not_a_plain_web_url_is_not_opened(dist, linux_sender, setup, oauth, graph, link):
+    drafts_via_graph(setup, oauth, graph)
+    login(dist, setup)
+    answer = {"id": "AAMkscripted=", "isDraft": True} | ({"webLink": link} if link else {})
+    graph.fail(r"/me/messages$", 201, body=answer)  # scripted: Graph's 201, with this link
+    codes = dialog(linux(linux_sender), setup, "--subject", "stored", "--body", "b")
+    assert codes == [0], setup.log.read_text()
+    assert kept(setup) == [] and not (setup.root / "record.jsonl").exists()
+    assert "gave no usable web link for {weblink}; nothing opened" in setup.log.read_text()

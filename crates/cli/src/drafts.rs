@@ -1,5 +1,5 @@
 //! `mapishim drafts push` and the `[imap]` lines of `config check` (docs/webmail.md).
-use mapishim_core::config::Settings;
+use mapishim_core::config::{ComposerKind, DraftsVia, Settings};
 use mapishim_imap::{SpecialUse, display_name};
 
 /// What `config check` prints about `[imap]`; with `connect`, it logs in and looks the
@@ -72,18 +72,25 @@ pub fn report(s: &Settings, connect: bool, warnings: &mut Vec<String>) -> Result
     Ok(())
 }
 
-/// Uploads the drafts kept in `<outbox>/drafts/`; fails when any stays.
+/// Uploads the drafts kept in `<outbox>/drafts/` (through Graph with `[composer] via =
+/// "graph"`, else `[imap]`); fails when any stays.
 pub fn push(s: &Settings) -> Result<(), String> {
-    let account =
-        mapishim_engine::registry::imap_account(s).ok_or("drafts push needs an [imap] section")?;
-    let summary = mapishim_imap::push(&account, &s.outbox_dir);
+    let via = s
+        .composer
+        .as_ref()
+        .filter(|c| c.kind == ComposerKind::Drafts)
+        .map_or(DraftsVia::Imap, |c| c.via);
+    let store = mapishim_engine::registry::draft_store(s, via).ok_or(
+        "drafts push needs an [imap] section, or [composer] kind = \"drafts\" with via = \"graph\"",
+    )?;
+    let summary = mapishim_composer::push(store.as_ref(), &s.outbox_dir);
     for path in &summary.uploaded {
         println!("uploaded: {}", path.display());
     }
     for (path, why) in &summary.failed {
         println!("kept: {} ({why})", path.display());
     }
-    let remaining = mapishim_outbox::Outbox::new(mapishim_imap::kept_drafts_dir(&s.outbox_dir))
+    let remaining = mapishim_outbox::Outbox::new(mapishim_composer::kept_drafts_dir(&s.outbox_dir))
         .list()
         .map(|l| l.len())
         .unwrap_or(0);

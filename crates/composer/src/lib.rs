@@ -4,9 +4,12 @@
 //! per message, because the composer reads them later, after the caller has deleted its
 //! own files. Then the composer is started; the call returns once it has started
 //! (`MAPI_DIALOG` also waits a moment to report a composer that fails at once).
+//! The `drafts` kind (`drafts.rs`) stores the message as a webmail draft and opens the
+//! webmail instead.
 #![forbid(unsafe_code)]
 
 mod command;
+mod drafts;
 mod stage;
 
 use mapishim_core::config::{ComposerKind, ComposerSettings};
@@ -22,6 +25,7 @@ pub use command::{
     mailto_url, thunderbird_compose_argument, url_opener, xdg_email_arguments,
     xdg_email_url_arguments,
 };
+pub use drafts::{DraftsComposer, PushSummary, kept_drafts_dir, push};
 pub use stage::{Staging, default_staging_root};
 
 /// How long `MAPI_DIALOG` waits for a composer that exits at once with an error (for

@@ -59,3 +59,23 @@ pub trait DialogComposer: Send + Sync {
     /// For `config check`: what would open the message, or why nothing can.
     fn check(&self) -> std::result::Result<String, String>;
 }
+
+/// A draft the server confirmed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StoredDraft {
+    /// A link that opens this very draft in the webmail (Graph's `webLink`), when the
+    /// server gives one.
+    pub web_link: Option<String>,
+}
+
+/// Where the `drafts` composer stores a rendered message: an IMAP Drafts mailbox, or
+/// Microsoft Graph. Called from any thread.
+pub trait DraftStore: Send + Sync {
+    /// Stores `data` (RFC 5322, Bcc kept) as a draft; never sends it. The error's code is
+    /// the caller's: 23 unreachable, 3 sign-in refused, 2 refused otherwise.
+    fn upload(&self, data: &[u8]) -> Result<StoredDraft>;
+    /// Where drafts go, for log lines: "the IMAP server", "Microsoft Graph".
+    fn place(&self) -> &'static str;
+    /// For `config check`: the server and folder, never a secret.
+    fn describe(&self) -> String;
+}

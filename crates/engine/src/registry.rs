@@ -3,8 +3,10 @@
 //! `mapishim_core::config`; adding a backend is a crate, a section module there, and one
 //! entry here (see the module doc of `mapishim_core::config`).
 use mapishim_composer::Launcher;
-use mapishim_core::config::{BackendKind, ComposerKind, ComposerSettings, Settings};
-use mapishim_core::{Backend, DialogComposer};
+use mapishim_core::config::{
+    BackendKind, ComposerKind, ComposerSettings, DraftsVia, Settings, WEBLINK,
+};
+use mapishim_core::{Backend, DialogComposer, DraftStore};
 
 /// What `config check` reports about a backend beyond the schema.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -126,22 +128,40 @@ pub fn build_composer(
         .map(|e| (e.build)(composer, settings))
 }
 
-/// The `drafts` composer over `[imap]` (validation guarantees the section for `via = "imap"`;
-/// `via = "graph"` is refused by the configuration until the Graph backend lands).
+/// The `drafts` composer over `[imap]` or Microsoft Graph (validation guarantees the
+/// section `via` names).
 pub fn drafts_composer(
     composer: &ComposerSettings,
     settings: &Settings,
-) -> mapishim_imap::DraftsComposer {
-    let imap = settings
-        .imap
-        .as_ref()
-        .expect("kind = \"drafts\" is validated to have [imap]");
-    mapishim_imap::DraftsComposer::new(
+) -> mapishim_composer::DraftsComposer {
+    let store = draft_store(settings, composer.via)
+        .expect("kind = \"drafts\" is validated to have the section of its via");
+    // Graph gives the draft's own link; IMAP presets name their webmail's drafts page.
+    let default_open = match composer.via {
+        DraftsVia::Graph => Some(WEBLINK),
+        DraftsVia::Imap => settings.imap.as_ref().and_then(|i| i.preset_open()),
+    };
+    mapishim_composer::DraftsComposer::new(
         composer,
-        imap,
-        settings.oauth2.as_ref(),
+        store,
+        default_open,
         settings.outbox_dir.clone(),
     )
+}
+
+/// Where drafts go: the `[imap]` account's Drafts mailbox, or Graph; for the composer and
+/// `drafts push`.
+pub fn draft_store(settings: &Settings, via: DraftsVia) -> Option<Box<dyn DraftStore>> {
+    match via {
+        DraftsVia::Imap => {
+            let imap = settings.imap.as_ref()?;
+            Some(Box::new(mapishim_imap::ImapDrafts::new(
+                imap,
+                settings.oauth2.as_ref(),
+            )))
+        }
+        DraftsVia::Graph => graph_backend(settings).map(|g| Box::new(g) as Box<_>),
+    }
 }
 
 /// The `[imap]` account, for `drafts push` and `config check --connect`.

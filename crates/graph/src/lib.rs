@@ -9,16 +9,21 @@
 //! not spooled; 429/503 wait for `Retry-After` within `timeout_secs`, then the message is
 //! spooled (or 23 with `on_failure = "error"`); 400/403 keep a failed copy with Graph's
 //! error as the reason.
+//!
+//! The same draft path serves `[composer] kind = "drafts"` with `via = "graph"`
+//! ([`DraftStore`]): the draft is created and left in Drafts, its `webLink` returned.
 #![forbid(unsafe_code)]
 
 mod split;
 
-use split::{Split, Upload, base64_len, split};
+use split::{Upload, base64_len, split};
 
 use base64::Engine;
 use mapishim_core::config::{GraphSettings, OAuth2Settings, OnFailure};
 use mapishim_core::mime::{self, BccHeader};
-use mapishim_core::{Backend, Delivery, LogonRequest, MapiCode, MapiError, Message, Result};
+use mapishim_core::{
+    Backend, Delivery, DraftStore, LogonRequest, MapiCode, MapiError, Message, Result, StoredDraft,
+};
 use mapishim_oauth2::TokenSource;
 use mapishim_oauth2::http::{Answer, Body, Http};
 use mapishim_outbox::spool::{self, Courier, Undelivered};
@@ -49,6 +54,16 @@ pub enum Failure {
     Refused(String),
     /// Try again later: network, 5xx, 429/503 beyond `timeout_secs`.
     Transient(String),
+}
+
+/// A message Graph created in the Drafts folder.
+#[derive(Debug, Clone)]
+pub struct Draft {
+    pub id: String,
+    /// Outlook on the web's link to it.
+    pub web_link: Option<String>,
+    /// Its `/me/messages/{id}` URL.
+    url: String,
 }
 
 pub struct GraphBackend {
@@ -209,6 +224,35 @@ impl GraphBackend {
             )?;
             return Ok(());
         }
+        let draft = self.create_draft(raw)?;
+        let result = (|| {
+            if !self.settings.save_to_sent {
+                let hide = json!({"singleValueExtendedProperties": [{"id": DELETE_AFTER_SUBMIT, "value": "true"}]});
+                self.call(
+                    "no copy in Sent Items",
+                    "PATCH",
+                    &draft.url,
+                    Body::Json(&hide),
+                )?;
+            }
+            self.call(
+                "send draft",
+                "POST",
+                &format!("{}/send", draft.url),
+                Body::Empty,
+            )
+        })();
+        if result.is_err() {
+            // So that the retry from the spool starts clean.
+            self.delete(&draft.url);
+        }
+        result.map(|_| ())
+    }
+
+    /// A draft from the MIME (`POST /me/messages`), the attachments that make it too large
+    /// for one request cut out and uploaded afterwards. A draft left half-made by a failure
+    /// is deleted, so that a retry leaves exactly one.
+    pub fn create_draft(&self, raw: &[u8]) -> std::result::Result<Draft, Failure> {
         let Some(split) = split(raw, REQUEST_LIMIT) else {
             return Err(Failure::Refused(format!(
                 "the message ({} bytes) does not fit one Graph request, and its attachments \
@@ -216,12 +260,6 @@ impl GraphBackend {
                 raw.len()
             )));
         };
-        self.send_as_draft(&split)
-    }
-
-    /// Draft from the MIME, the cut attachments uploaded, then sent. A draft left by a
-    /// failure is deleted, so that the retry from the spool starts clean.
-    fn send_as_draft(&self, split: &Split) -> std::result::Result<(), Failure> {
         let body = base64(&split.mime);
         let created = self.call(
             "create draft",
@@ -234,43 +272,35 @@ impl GraphBackend {
                 "create draft: Graph answered without a message id".into(),
             ));
         };
-        let message_url = self.url(&format!(
-            "/me/messages/{}",
-            utf8_percent_encode(id, NON_ALPHANUMERIC)
-        ));
-        let result = (|| {
-            if !self.settings.save_to_sent {
-                let hide = json!({"singleValueExtendedProperties": [{"id": DELETE_AFTER_SUBMIT, "value": "true"}]});
-                self.call(
-                    "no copy in Sent Items",
-                    "PATCH",
-                    &message_url,
-                    Body::Json(&hide),
-                )?;
+        let draft = Draft {
+            url: self.url(&format!(
+                "/me/messages/{}",
+                utf8_percent_encode(id, NON_ALPHANUMERIC)
+            )),
+            id: id.to_string(),
+            web_link: created.json["webLink"].as_str().map(str::to_string),
+        };
+        for upload in &split.uploads {
+            if let Err(failure) = self.attach(&draft.url, upload) {
+                self.delete(&draft.url);
+                return Err(failure);
             }
-            for upload in &split.uploads {
-                self.attach(&message_url, upload)?;
-            }
-            self.call(
-                "send draft",
-                "POST",
-                &format!("{message_url}/send"),
-                Body::Empty,
-            )
-        })();
-        if result.is_err()
-            && let Ok(http) = self.http()
-        {
+        }
+        Ok(draft)
+    }
+
+    /// Best effort: the caller's outcome is the failure that came before.
+    fn delete(&self, message_url: &str) {
+        if let Ok(http) = self.http() {
             let token = self.tokens.as_ref().and_then(|t| t.access_token().ok());
             let _ = http.request(
                 "DELETE",
-                &message_url,
+                message_url,
                 token.as_ref().map(|t| t.secret()),
                 &[],
                 Body::Empty,
             );
         }
-        result.map(|_| ())
     }
 
     fn attach(&self, message_url: &str, upload: &Upload) -> std::result::Result<(), Failure> {
@@ -346,6 +376,51 @@ impl GraphBackend {
         self.tokens
             .as_ref()
             .map_or_else(|| "nowhere".into(), TokenSource::describe)
+    }
+}
+
+impl Failure {
+    /// The caller's code when no spool stands behind the request (drafts).
+    fn code(&self) -> MapiCode {
+        match self {
+            Failure::Auth(_) => MapiCode::LogonFailure,
+            Failure::Transient(_) => MapiCode::NetworkFailure,
+            Failure::Recipients(_) | Failure::Refused(_) => MapiCode::Failure,
+        }
+    }
+
+    fn text(&self) -> &str {
+        match self {
+            Failure::Auth(t)
+            | Failure::Recipients(t)
+            | Failure::Refused(t)
+            | Failure::Transient(t) => t,
+        }
+    }
+}
+
+/// `[composer] kind = "drafts"` with `via = "graph"`: the draft stays in Drafts, unsent.
+impl DraftStore for GraphBackend {
+    fn upload(&self, data: &[u8]) -> Result<StoredDraft> {
+        let draft = self
+            .create_draft(data)
+            .map_err(|f| MapiError::new(f.code(), f.text()))?;
+        tracing::info!(id = %draft.id, bytes = data.len(), "draft created by Microsoft Graph");
+        Ok(StoredDraft {
+            web_link: draft.web_link,
+        })
+    }
+
+    fn place(&self) -> &'static str {
+        "Microsoft Graph"
+    }
+
+    fn describe(&self) -> String {
+        format!(
+            "Microsoft Graph {} (POST /me/messages), token from {}",
+            self.settings.endpoint,
+            self.token_source()
+        )
     }
 }
 

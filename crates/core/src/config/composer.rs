@@ -46,9 +46,12 @@ pub enum DraftsVia {
     /// `APPEND` to the `[imap]` account's Drafts mailbox.
     #[default]
     Imap,
-    /// Microsoft Graph (`POST /me/messages`): not built yet, refused with a config error.
+    /// Microsoft Graph (`POST /me/messages`), with `[graph]` and its tokens.
     Graph,
 }
+
+/// In `open`: replaced by the new draft's `webLink` (via Graph).
+pub const WEBLINK: &str = "{weblink}";
 
 /// How long staged attachment copies are kept for the composer, by default.
 pub const DEFAULT_RETENTION_HOURS: u64 = 24;
@@ -60,8 +63,8 @@ pub struct ComposerSettings {
     pub program: Option<PathBuf>,
     /// Staged attachment folders older than this are removed.
     pub retention_hours: u64,
-    /// `drafts`: the URL opened after the upload; `None`: the `[imap]` preset's; `""`:
-    /// nothing is opened.
+    /// `drafts`: the URL opened after the upload (`{weblink}`: Graph's link to the draft);
+    /// `None`: the `[imap]` preset's, or `{weblink}` via Graph; `""`: nothing is opened.
     pub open: Option<String>,
     /// `drafts`: where the draft goes.
     pub via: DraftsVia,
@@ -103,26 +106,27 @@ impl ComposerSection {
                 return Err(ctx.error(Some(span), Some(key), "only for kind = \"drafts\""));
             }
         }
-        if let Some(via) = self
-            .via
-            .as_ref()
-            .filter(|v| *v.get_ref() == DraftsVia::Graph)
-        {
-            return Err(ctx.at(
-                via,
-                "composer.via",
-                "\"graph\" is not available yet for drafts (backend = \"graph\" sends, but does not make drafts yet); use via = \"imap\" with an [imap] section",
-            ));
-        }
+        let via = self.via.as_ref().map(|v| *v.get_ref()).unwrap_or_default();
         if let Some(open) = &self.open {
             let url = open.get_ref();
-            if url.chars().any(char::is_control)
-                || (!url.is_empty() && !url.starts_with("https://") && !url.starts_with("http://"))
+            // `{weblink}` stands for Graph's https:// link to the draft.
+            let probe = url.replace(WEBLINK, "https://weblink");
+            if probe.chars().any(char::is_control)
+                || (!url.is_empty()
+                    && !probe.starts_with("https://")
+                    && !probe.starts_with("http://"))
             {
                 return Err(ctx.at(
                     open,
                     "composer.open",
-                    "an http:// or https:// URL without control characters, or \"\" to open nothing",
+                    "an http:// or https:// URL without control characters, \"{weblink}\", or \"\" to open nothing",
+                ));
+            }
+            if url.contains(WEBLINK) && via != DraftsVia::Graph {
+                return Err(ctx.at(
+                    open,
+                    "composer.open",
+                    "{weblink} is Microsoft Graph's link to the draft: only with via = \"graph\"",
                 ));
             }
         }
@@ -139,7 +143,7 @@ impl ComposerSection {
             }),
             retention_hours: self.retention_hours.unwrap_or(DEFAULT_RETENTION_HOURS),
             open: self.open.as_ref().map(|o| o.get_ref().clone()),
-            via: self.via.as_ref().map(|v| *v.get_ref()).unwrap_or_default(),
+            via,
         })
     }
 }

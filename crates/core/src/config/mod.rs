@@ -49,7 +49,7 @@ mod tests;
 
 pub use backend::{BACKENDS, BackendKind, BackendSpec};
 pub use composer::{
-    COMPOSER_KINDS, ComposerKind, ComposerSettings, DEFAULT_RETENTION_HOURS, DraftsVia,
+    COMPOSER_KINDS, ComposerKind, ComposerSettings, DEFAULT_RETENTION_HOURS, DraftsVia, WEBLINK,
 };
 pub use error::ConfigError;
 pub use forward::ForwardSettings;
@@ -151,7 +151,8 @@ fn parse(ctx: &Ctx<'_>) -> Result<FileConfig, ConfigError> {
 /// `[oauth2]` as the section that needs tokens uses it: `[smtp]` first, else `[imap]`.
 fn oauth2_for(
     file: &FileConfig,
-    graph: Option<&GraphSettings>,
+    // With whether Graph also makes drafts.
+    graph: Option<(&GraphSettings, bool)>,
     from: Option<&Mailbox>,
     smtp: Option<&SmtpSettings>,
     imap: Option<&ImapSettings>,
@@ -159,13 +160,14 @@ fn oauth2_for(
     warnings: &mut Vec<String>,
 ) -> Result<Option<OAuth2Settings>, ConfigError> {
     // Graph first: with backend = "graph", its scopes are the ones to ask for.
-    if let Some(graph) = graph.filter(|g| g.oauth2_token_command.is_none()) {
+    if let Some((graph, graph_drafts)) = graph.filter(|(g, _)| g.oauth2_token_command.is_none()) {
         return Ok(Some(oauth2::validate(
             file.oauth2.as_ref(),
             &oauth2::Use {
                 section: "graph",
                 provider: Some(graph.provider),
                 graph: true,
+                drafts: graph_drafts,
                 account: from.map(|f| f.address.as_str()),
                 ca_file: graph.ca_file.clone(),
                 timeout_secs: graph.timeout_secs,
@@ -181,6 +183,7 @@ fn oauth2_for(
                 section: "smtp",
                 provider: smtp.provider,
                 graph: false,
+                drafts: false,
                 account: smtp.username.as_deref(),
                 ca_file: smtp.ca_file.clone(),
                 timeout_secs: smtp.timeout_secs,
@@ -196,6 +199,7 @@ fn oauth2_for(
                     section: "imap",
                     provider: imap.provider.and_then(|p| p.preset().oauth2),
                     graph: false,
+                    drafts: false,
                     account: imap.username.as_deref(),
                     ca_file: imap.ca_file.clone(),
                     timeout_secs: imap.timeout_secs,
@@ -215,7 +219,8 @@ fn oauth2_for(
     })
 }
 
-/// `[composer]`; the drafts kind over IMAP needs the `[imap]` account.
+/// `[composer]`; the drafts kind over IMAP needs the `[imap]` account (over Graph,
+/// `[graph]` is filled with its defaults when absent).
 fn composer_for(
     file: &FileConfig,
     imap: Option<&ImapSettings>,
@@ -263,17 +268,24 @@ impl Settings {
         let uses = |kind: BackendKind| {
             file.backend == kind || file.route.iter().any(|r| r.backend() == Some(kind))
         };
-        let graph = graph::validate(file.graph.as_ref(), uses(BackendKind::Graph), &ctx)?;
+        let composer = composer_for(&file, imap.as_ref(), &ctx)?;
+        let graph_drafts = composer
+            .as_ref()
+            .is_some_and(|c| c.kind == ComposerKind::Drafts && c.via == DraftsVia::Graph);
+        let graph = graph::validate(
+            file.graph.as_ref(),
+            uses(BackendKind::Graph) || graph_drafts,
+            &ctx,
+        )?;
         let oauth2 = oauth2_for(
             &file,
-            graph.as_ref(),
+            graph.as_ref().map(|g| (g, graph_drafts)),
             from.as_ref(),
             smtp.as_ref(),
             imap.as_ref(),
             &ctx,
             &mut warnings,
         )?;
-        let composer = composer_for(&file, imap.as_ref(), &ctx)?;
         let sendmail =
             sendmail::validate(file.sendmail.as_ref(), uses(BackendKind::Sendmail), &ctx)?;
         let mut settings = Settings {

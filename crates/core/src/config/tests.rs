@@ -276,13 +276,44 @@ fn imap_credentials_are_checked_like_smtp() {
 }
 
 #[test]
-fn drafts_needs_imap_and_graph_is_not_there_yet() {
+fn drafts_needs_imap_or_usable_graph() {
     let e = Settings::from_toml("[composer]\nkind = \"drafts\"\n", None).unwrap_err();
     assert_eq!(e.key.as_deref(), Some("imap"));
-    let e =
-        Settings::from_toml("[composer]\nkind = \"drafts\"\nvia = \"graph\"\n", None).unwrap_err();
-    assert_eq!(e.key.as_deref(), Some("composer.via"));
-    assert!(e.to_string().contains("not available yet"), "{e}");
+    // via = "graph" needs no [imap]: [graph] (defaults when absent) and its tokens.
+    let drafts = "[composer]\nkind = \"drafts\"\nvia = \"graph\"\n";
+    let e = Settings::from_toml(drafts, None).unwrap_err();
+    assert_eq!(e.key.as_deref(), Some("oauth2"));
+    let s = Settings::from_toml(&format!("{drafts}[oauth2]\nclient_id = \"app\"\n"), None).unwrap();
+    let (composer, graph) = (s.composer.unwrap(), s.graph.unwrap());
+    assert_eq!(
+        (composer.kind, composer.via, composer.open),
+        (ComposerKind::Drafts, DraftsVia::Graph, None)
+    );
+    assert_eq!(graph.endpoint, DEFAULT_GRAPH_ENDPOINT);
+    // Creating a message needs Mail.ReadWrite besides Mail.Send.
+    assert_eq!(
+        s.oauth2.unwrap().scopes,
+        [
+            "https://graph.microsoft.com/Mail.Send",
+            "https://graph.microsoft.com/Mail.ReadWrite",
+            "offline_access"
+        ]
+    );
+    let s = Settings::from_toml(
+        &format!("{drafts}open = \"{{weblink}}\"\n[graph]\noauth2_token_command = [\"t\"]\n"),
+        None,
+    )
+    .unwrap();
+    assert_eq!(s.composer.unwrap().open.as_deref(), Some("{weblink}"));
+    assert!(s.oauth2.is_none() && s.imap.is_none());
+    // {weblink} only comes from Graph.
+    let e = Settings::from_toml(
+        "[composer]\nkind = \"drafts\"\nopen = \"{weblink}\"\n[imap]\nhost = \"h\"\nusername = \"u\"\npassword_env = \"P\"\n",
+        None,
+    )
+    .unwrap_err();
+    assert_eq!(e.key.as_deref(), Some("composer.open"));
+    assert!(e.to_string().contains("via = \"graph\""), "{e}");
     let e = Settings::from_toml(
         "[composer]\nkind = \"mailto\"\nopen = \"https://x\"\n",
         None,
