@@ -10,7 +10,10 @@ cannot be reached here). It follows the published v1.0 behaviour:
   (3 MB to 150 MB) answering an `uploadUrl` that takes `PUT` chunks with `Content-Range`,
   each a multiple of 320 KiB except the last, in order, and no `Authorization` header (the
   URL is pre-authorized); `POST .../send`: 202; `DELETE .../{id}`: 204.
-- A bearer token is checked against the OAuth2 stand-in (401 when it is unknown or expired).
+- A bearer token is checked against the OAuth2 stand-in (401 when it is unknown or expired),
+  and so are its delegated permissions, as Graph documents them: `sendMail` and `.../send`
+  need `Mail.Send`; creating, changing, attaching to and deleting messages need
+  `Mail.ReadWrite` (403 `ErrorAccessDenied` otherwise).
 - Scripted answers (`fail_next`): for example 429 with `Retry-After`, or 403 with an error
   code, for the next requests to a path.
 
@@ -32,6 +35,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 CHUNK_UNIT = 320 * 1024
 UPLOAD_MIN = 3 * 1024 * 1024
 REQUEST_LIMIT = 4 * 1000 * 1000
+GRAPH_RESOURCE = "https://graph.microsoft.com/"
 
 
 @dataclass
@@ -82,6 +86,8 @@ class GraphStandin:
         self.uploads = {}
         self.deleted = []
         self.tokens_seen = []
+        # Requests refused for a permission the token lacks.
+        self.denied = []
         self.fail_next = []  # (path regex, status, headers, body), used once each, in order
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self.port = self.httpd.server_address[1]
@@ -143,7 +149,19 @@ class GraphStandin:
                 if server.oauth is not None and not server.oauth.is_active(token):
                     self.error(401, "InvalidAuthenticationToken", "Lifetime validation failed, the token is expired.")
                     return False
+                self.token = token
                 return True
+
+            def permitted(self, needed):
+                """Whether the token holds Graph's delegated permission `needed`."""
+                if server.oauth is None:
+                    return True
+                granted = {s.rsplit("/", 1)[-1] for s in server.oauth.scopes(self.token) if s.startswith(GRAPH_RESOURCE)}
+                if needed in granted:
+                    return True
+                server.denied.append(f"{self.command} {self.path}: needs {needed}")
+                self.error(403, "ErrorAccessDenied", "Access is denied. Check credentials and try again.")
+                return False
 
             def scripted(self, path):
                 for i, (pattern, status, headers, body) in enumerate(server.fail_next):
@@ -189,6 +207,8 @@ class GraphStandin:
                 what, ident, tail = m.groups()
                 if ident is not None:
                     ident = urllib.parse.unquote(ident)
+                if not self.permitted("Mail.Send" if what == "sendMail" or tail == "/send" else "Mail.ReadWrite"):
+                    return None
                 if what == "sendMail" and self.command == "POST" and ident is None:
                     mime = self.mime(data)
                     if mime is None:

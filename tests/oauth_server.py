@@ -139,6 +139,12 @@ class OAuthServer:
             entry = self.access_tokens.get(token)
             return entry is not None and time.time() < entry[1]
 
+    def scopes(self, token):
+        """The scopes an access token was granted (empty for an unknown token)."""
+        with self.lock:
+            entry = self.access_tokens.get(token)
+            return set(entry[0].scope.split()) if entry else set()
+
     # Issuing
     def issue(self, grant, with_refresh=True):
         access = "at-" + secrets.token_urlsafe(24)

@@ -5,6 +5,7 @@ of what Graph refuses (403) — against a Graph stand-in and the OAuth2 stand-in
 Both record what they received and list protocol violations, which every test asserts
 empty."""
 
+import os
 import re
 
 import pytest
@@ -14,7 +15,9 @@ from oauth_server import OAuthServer
 from test_drafts import kept, opened, parsed
 from test_oauth import ACCOUNT, assert_no_secret_in, login, mapishim, spooled, token_file
 
-GRAPH_SCOPES = '["https://graph.microsoft.com/Mail.Send", "offline_access"]'
+# What the microsoft365 preset asks for (the stand-in checks each request's permission).
+GRAPH_SCOPES = '["https://graph.microsoft.com/Mail.Send", "https://graph.microsoft.com/Mail.ReadWrite", "offline_access"]'
+SEND_ONLY = '["https://graph.microsoft.com/Mail.Send", "offline_access"]'
 
 
 def graph_config(setup, oauth, graph, save_to_sent=True, timeout=5, backend="graph", on_failure="spool", sections="", scopes=GRAPH_SCOPES, endpoint=None):
@@ -62,7 +65,7 @@ def graph(oauth):
 
 
 def assert_clean(oauth, graph):
-    assert oauth.violations == [] and graph.violations == []
+    assert oauth.violations == [] and graph.violations == [] and graph.denied == []
 
 
 NAMES = ["--to-named", 'Anna Müller, "Sales"::SMTP:anna@example.org', "--cc", "SMTP:cc@example.org", "--bcc", "SMTP:hidden@example.org"]
@@ -117,6 +120,21 @@ def test_large_attachment_goes_through_an_upload_session(dist, linux_sender, set
     assert parts == [("notes.txt", small.decode())]
     assert left.get_body(("plain",)).get_content().strip() == "see attached"
     assert graph.drafts == {} and spooled(setup) == []
+
+
+def test_a_token_that_may_only_send_keeps_a_large_message_as_a_failed_copy(dist, linux_sender, setup, oauth, graph):
+    # Graph answers 403 to a draft without Mail.ReadWrite: what the preset's scopes prevent.
+    (setup.root / "big.bin").write_bytes(os.urandom(5 * 1024 * 1024))
+    graph_config(setup, oauth, graph, timeout=30, scopes=SEND_ONLY)
+    login(dist, setup)
+    assert graph_send(linux(linux_sender), setup, "--subject", "small") == [0]
+    assert graph_send(linux(linux_sender), setup, "--subject", "big", "--attach", str(setup.root / "big.bin")) == [2]
+    assert [s.via for s in graph.sent] == ["sendMail"]
+    assert graph.denied == ["POST /v1.0/me/messages: needs Mail.ReadWrite"]
+    [copy] = sorted((setup.outbox / "failed").glob("*.eml"))
+    assert parse(copy)["Subject"] == "big"
+    assert "ErrorAccessDenied" in copy.with_suffix(".reason").read_text()
+    assert graph.violations == []
 
 
 def test_save_to_sent_false_marks_the_draft_delete_after_submit(dist, linux_sender, setup, oauth, graph):
@@ -246,7 +264,8 @@ def test_config_init_for_graph_passes_config_check(dist, setup, provider):
     check = mapishim(dist, setup, "config", "check", MAPISHIM_CONFIG=config)
     assert check.returncode == 0, check.stdout + check.stderr
     assert "graph:         https://graph.microsoft.com/v1.0 (preset " + provider + ")" in check.stdout
-    assert "https://graph.microsoft.com/Mail.Send offline_access" in check.stdout
+    # Mail.ReadWrite for the drafts that large messages go through.
+    assert "https://graph.microsoft.com/Mail.Send https://graph.microsoft.com/Mail.ReadWrite offline_access" in check.stdout
     assert ("/consumers/" if provider == "outlook.com" else "/common/") in check.stdout
     assert "warning" not in check.stdout and config.read_text() == text
 

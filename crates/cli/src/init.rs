@@ -80,7 +80,7 @@ pub fn render(init: &Init) -> Result<String, String> {
         out.push_str(&format!(
             "backend = \"graph\"\nfrom = {a}\n\n[graph]\n\
              # Sends with Microsoft Graph (POST /me/sendMail) as the signed-in user; the preset\n\
-             # fills the [oauth2] endpoints and the Mail.Send scope.\n\
+             # fills the [oauth2] endpoints and the Mail.Send and Mail.ReadWrite scopes.\n\
              provider = \"{}\"\n\
              # endpoint = \"https://graph.microsoft.com/v1.0\"\n\
              save_to_sent = true           # a copy in Sent Items\n\n",
@@ -110,11 +110,15 @@ pub fn render(init: &Init) -> Result<String, String> {
     if provider.is_microsoft() {
         out.push_str(&format!(
             "# The application (client) ID of your app registration in Microsoft Entra: a public\n\
-             # client with the device code flow and the delegated permission {}.\n\
+             # client with the device code flow and the delegated {}.\n\
              client_id = {}\n\
              # tenant = \"organizations\"   # your tenant ID or domain; default \"{}\"\n\
              flow = \"device\"              # or \"browser\"\n",
-            if graph { "Mail.Send" } else { "SMTP.Send" },
+            if graph {
+                "permissions Mail.Send and Mail.ReadWrite"
+            } else {
+                "permission SMTP.Send"
+            },
             toml_string(client_id),
             preset.default_tenant.unwrap_or("common")
         ));

@@ -151,8 +151,7 @@ fn parse(ctx: &Ctx<'_>) -> Result<FileConfig, ConfigError> {
 /// `[oauth2]` as the section that needs tokens uses it: `[smtp]` first, else `[imap]`.
 fn oauth2_for(
     file: &FileConfig,
-    // With whether Graph also makes drafts.
-    graph: Option<(&GraphSettings, bool)>,
+    graph: Option<&GraphSettings>,
     from: Option<&Mailbox>,
     smtp: Option<&SmtpSettings>,
     imap: Option<&ImapSettings>,
@@ -160,14 +159,13 @@ fn oauth2_for(
     warnings: &mut Vec<String>,
 ) -> Result<Option<OAuth2Settings>, ConfigError> {
     // Graph first: with backend = "graph", its scopes are the ones to ask for.
-    if let Some((graph, graph_drafts)) = graph.filter(|(g, _)| g.oauth2_token_command.is_none()) {
+    if let Some(graph) = graph.filter(|g| g.oauth2_token_command.is_none()) {
         return Ok(Some(oauth2::validate(
             file.oauth2.as_ref(),
             &oauth2::Use {
                 section: "graph",
                 provider: Some(graph.provider),
                 graph: true,
-                drafts: graph_drafts,
                 account: from.map(|f| f.address.as_str()),
                 ca_file: graph.ca_file.clone(),
                 timeout_secs: graph.timeout_secs,
@@ -183,7 +181,6 @@ fn oauth2_for(
                 section: "smtp",
                 provider: smtp.provider,
                 graph: false,
-                drafts: false,
                 account: smtp.username.as_deref(),
                 ca_file: smtp.ca_file.clone(),
                 timeout_secs: smtp.timeout_secs,
@@ -199,7 +196,6 @@ fn oauth2_for(
                     section: "imap",
                     provider: imap.provider.and_then(|p| p.preset().oauth2),
                     graph: false,
-                    drafts: false,
                     account: imap.username.as_deref(),
                     ca_file: imap.ca_file.clone(),
                     timeout_secs: imap.timeout_secs,
@@ -279,7 +275,7 @@ impl Settings {
         )?;
         let oauth2 = oauth2_for(
             &file,
-            graph.as_ref().map(|g| (g, graph_drafts)),
+            graph.as_ref(),
             from.as_ref(),
             smtp.as_ref(),
             imap.as_ref(),

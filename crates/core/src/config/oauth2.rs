@@ -52,9 +52,6 @@ pub(super) struct OAuth2Section {
     token_file: Option<PathBuf>,
 }
 
-/// Graph's permission to create messages (`POST /me/messages`).
-pub const GRAPH_DRAFTS_SCOPE: &str = "https://graph.microsoft.com/Mail.ReadWrite";
-
 /// What the section that uses the tokens contributes.
 pub struct Use<'a> {
     /// The section (`smtp`, `imap`, `graph`) whose `oauth2_token_command` is the other way.
@@ -62,8 +59,6 @@ pub struct Use<'a> {
     pub provider: Option<Provider>,
     /// Microsoft Graph rather than SMTP: the preset's Graph scopes.
     pub graph: bool,
-    /// Graph also makes drafts (`[composer] via = "graph"`): `Mail.ReadWrite` too.
-    pub drafts: bool,
     /// The account (SMTP user name, sender): names the default token file.
     pub account: Option<&'a str>,
     pub ca_file: Option<PathBuf>,
@@ -239,14 +234,7 @@ fn scopes(
                 }
             });
             match preset_scopes {
-                Some(list) if !list.is_empty() => {
-                    let mut scopes: Vec<String> = list.iter().map(|s| s.to_string()).collect();
-                    if using.graph && using.drafts {
-                        // Creating a message needs it; Mail.Send only sends.
-                        scopes.insert(1, GRAPH_DRAFTS_SCOPE.to_string());
-                    }
-                    scopes
-                }
+                Some(list) if !list.is_empty() => list.iter().map(|s| s.to_string()).collect(),
                 _ => {
                     return Err(ctx.error(
                         None,

@@ -26,7 +26,8 @@ pub struct Preset {
     pub authorization_url: &'static str,
     pub token_url: &'static str,
     pub smtp_scopes: &'static [&'static str],
-    /// Microsoft Graph's `Mail.Send` (`backend = "graph"`); empty where Graph does not apply.
+    /// Microsoft Graph's `Mail.Send` and `Mail.ReadWrite` (`backend = "graph"`, drafts through
+    /// Graph); empty where Graph does not apply.
     pub graph_scopes: &'static [&'static str],
     pub flow: super::OAuth2Flow,
     pub default_tenant: Option<&'static str>,
@@ -37,8 +38,13 @@ const MICROSOFT_AUTHORIZE: &str =
     "https://login.microsoftonline.com/{tenant}/oauth2/v2.0/authorize";
 const MICROSOFT_TOKEN: &str = "https://login.microsoftonline.com/{tenant}/oauth2/v2.0/token";
 const MICROSOFT_SMTP_SCOPES: &[&str] = &["https://outlook.office.com/SMTP.Send", "offline_access"];
-const MICROSOFT_GRAPH_SCOPES: &[&str] =
-    &["https://graph.microsoft.com/Mail.Send", "offline_access"];
+/// `Mail.ReadWrite` too: the backend creates a draft for a message over one request's 4 MB or
+/// one kept out of Sent Items, and the drafts composer creates drafts; `Mail.Send` only sends.
+const MICROSOFT_GRAPH_SCOPES: &[&str] = &[
+    "https://graph.microsoft.com/Mail.Send",
+    "https://graph.microsoft.com/Mail.ReadWrite",
+    "offline_access",
+];
 
 pub const PRESETS: &[(Provider, Preset)] = &[
     (

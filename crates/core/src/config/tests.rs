@@ -340,9 +340,14 @@ fn graph_backend_defaults_presets_and_refusals() {
     assert_eq!(graph.endpoint, DEFAULT_GRAPH_ENDPOINT);
     assert!(graph.save_to_sent && graph.provider == Provider::Microsoft365);
     let o = s.oauth2.unwrap();
+    // Mail.ReadWrite for the drafts that large messages go through.
     assert_eq!(
         o.scopes,
-        ["https://graph.microsoft.com/Mail.Send", "offline_access"]
+        [
+            "https://graph.microsoft.com/Mail.Send",
+            "https://graph.microsoft.com/Mail.ReadWrite",
+            "offline_access"
+        ]
     );
     assert!(o.token_url.contains("/common/"), "{}", o.token_url);
     assert!(o.token_file.ends_with("tokens/a@contoso.com.json"));
