@@ -14,6 +14,7 @@ cannot be reached here). It follows the published v1.0 behaviour:
   and so are its delegated permissions, as Graph documents them: `sendMail` and `.../send`
   need `Mail.Send`; creating, changing, attaching to and deleting messages need
   `Mail.ReadWrite` (403 `ErrorAccessDenied` otherwise).
+- `GET /v1.0/me/mailFolders/drafts` (the well-known folder name): the Drafts folder.
 - Scripted answers (`fail_next`): for example 429 with `Retry-After`, or 403 with an error
   code, for the next requests to a path.
 
@@ -36,6 +37,7 @@ CHUNK_UNIT = 320 * 1024
 UPLOAD_MIN = 3 * 1024 * 1024
 REQUEST_LIMIT = 4 * 1000 * 1000
 GRAPH_RESOURCE = "https://graph.microsoft.com/"
+DRAFTS_FOLDER_ID = "AAMkADrafts="
 
 
 @dataclass
@@ -201,6 +203,11 @@ class GraphStandin:
                     return self.route(path, data)
 
             def route(self, path, data):
+                if path == "/v1.0/me/mailFolders/drafts" and self.command == "GET":
+                    # A well-known folder name; reading a folder needs at least Mail.ReadBasic.
+                    if not self.permitted("Mail.ReadWrite"):
+                        return None
+                    return self.reply(200, {"id": DRAFTS_FOLDER_ID, "displayName": "Drafts", "parentFolderId": "AAMkRoot"})
                 m = re.fullmatch(r"/v1\.0/me/(sendMail|messages)(?:/([^/]+)(/send|/attachments(?:/createUploadSession)?)?)?", path)
                 if not m:
                     return self.violation("no such endpoint", status=404)

@@ -416,6 +416,19 @@ def test_config_check_says_drafts_go_through_graph(dist, setup, oauth, graph):
     assert f"composer:      drafts via Microsoft Graph {graph.endpoint} (POST /me/messages), token from token file {token_file(setup)}, then opens {{weblink}}" in check.stdout
 
 
+def test_config_check_connect_finds_the_graph_drafts_folder(dist, setup, oauth, graph):
+    drafts_via_graph(setup, oauth, graph)
+    check = mapishim(dist, setup, "config", "check", "--connect")
+    assert check.returncode != 0 and "graph: cannot reach the Drafts folder" in check.stderr, "not signed in yet"
+    login(dist, setup)
+    check = mapishim(dist, setup, "config", "check", "--connect")
+    assert check.returncode == 0, check.stdout + check.stderr
+    assert "drafts folder: Drafts (Microsoft Graph, signed in)" in check.stdout
+    assert [r.path for r in graph.requests if r.method == "GET"] == ["/v1.0/me/mailFolders/drafts"]
+    assert_clean(oauth, graph)
+    assert_no_secret_in(check.stdout + check.stderr, oauth, "config check")
+
+
 @pytest.mark.parametrize("link", ["javascript:alert(1)", "https://outlook.office365.com/owa/?ItemID=x\n--evil", None])
 def test_a_weblink_that_is_not_a_plain_web_url_is_not_opened(dist, linux_sender, setup, oauth, graph, link):
     drafts_via_graph(setup, oauth, graph)

@@ -5,8 +5,19 @@ use mapishim_imap::{SpecialUse, display_name};
 /// What `config check` prints about `[imap]`; with `connect`, it logs in and looks the
 /// mailboxes up. Never prints a secret: only the source of the password or token.
 pub fn report(s: &Settings, connect: bool, warnings: &mut Vec<String>) -> Result<(), String> {
+    let via_graph = s
+        .composer
+        .as_ref()
+        .is_some_and(|c| c.kind == ComposerKind::Drafts && c.via == DraftsVia::Graph);
+    if connect && via_graph {
+        let graph = mapishim_engine::registry::graph_backend(s).ok_or("no [graph] settings")?;
+        let folder = graph
+            .drafts_folder()
+            .map_err(|e| format!("graph: cannot reach the Drafts folder: {e}"))?;
+        println!("drafts folder: {folder} (Microsoft Graph, signed in)");
+    }
     let Some(imap) = &s.imap else {
-        if connect {
+        if connect && !via_graph {
             return Err("--connect: no [imap] section to connect to".into());
         }
         return Ok(());

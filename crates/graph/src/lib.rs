@@ -180,8 +180,8 @@ impl GraphBackend {
                 401 => {
                     return Err(Failure::Auth(format!(
                         "{what}: Graph refused a freshly refreshed access token ({}); check \
-                         that the app has the Mail.Send permission and consent, or sign in \
-                         again with `mapishim auth login`",
+                         that the app has the Mail.Send and Mail.ReadWrite permissions and \
+                         consent, or sign in again with `mapishim auth login`",
                         error_text(&reply)
                     )));
                 }
@@ -287,6 +287,19 @@ impl GraphBackend {
             }
         }
         Ok(draft)
+    }
+
+    /// The Drafts folder's display name (`GET /me/mailFolders/drafts`), for `config check
+    /// --connect`: proves the sign-in and the permission that making drafts needs.
+    pub fn drafts_folder(&self) -> Result<String> {
+        let url = self.url("/me/mailFolders/drafts");
+        let answer = self
+            .call("look up the Drafts folder", "GET", &url, Body::Empty)
+            .map_err(|f| MapiError::new(f.code(), f.text()))?;
+        Ok(answer.json["displayName"]
+            .as_str()
+            .unwrap_or("Drafts")
+            .to_string())
     }
 
     /// Best effort: the caller's outcome is the failure that came before.
