@@ -121,14 +121,14 @@ def wine_env(prefix, overrides="mapi32=n"):
     return env
 
 
-def wine_program(kind, windows_dist, build_dir, source, name, with_dll=True):
+def wine_program(kind, windows_dist, build_dir, source, name, with_dll=True, libs=()):
     """Compiles a test program with mingw-w64 against mingw-w64's own <mapi.h>, in a folder
     with our mapi32.dll (and the Wine 8 bcryptprimitives forwarder) beside it."""
     require_wine(kind)
     app = build_dir / f"{kind}-{name}"
     app.mkdir(exist_ok=True)
     exe = app / f"{name}.exe"
-    run([f"{MINGW[kind]}-gcc", "-std=c99", "-Wall", "-Wextra", "-Werror", "-O1", "-I", C_DIR, source, "-o", exe])
+    run([f"{MINGW[kind]}-gcc", "-std=c99", "-Wall", "-Wextra", "-Werror", "-O1", "-I", C_DIR, source, "-o", exe, *libs])
     arch = windows_dist / ARCH_DIR[kind]
     if with_dll:
         shutil.copy(arch / "mapi32.dll", app / "mapi32.dll")

@@ -6,7 +6,7 @@ import re
 import shutil
 
 import pytest
-from conftest import ARCH_DIR, C_DIR, MINGW, require_wine, run, run_case, run_unpiped, wine_env, wine_program
+from conftest import ARCH_DIR, C_DIR, MINGW, ROOT, require_wine, run, run_case, run_unpiped, wine_env, wine_program
 
 # Native mapi32.dll ordinals, from ../shared/SIMPLE-MAPI.md (independent of crates/abi).
 NATIVE = {
@@ -57,6 +57,24 @@ def test_dll_size(windows_dist, kind):
 def wine_kind(request):
     require_wine(request.param)
     return request.param
+
+
+def test_binaries_carry_version_information(windows_dist, wine_prefix, build_dir, wine_kind):
+    """Windows Installer and admins read the VERSIONINFO resource (issue 15): the same
+    version as Cargo.toml in the fixed part and in the string table."""
+    version = re.search(r'^version = "([^"]+)"', (ROOT / "Cargo.toml").read_text(), re.M).group(1)
+    reader = wine_program(wine_kind, windows_dist, build_dir, C_DIR / "version_info.c", "version_info", with_dll=False, libs=["-lversion"])
+    arch = windows_dist / ARCH_DIR[wine_kind]
+    for binary, file_type, name in [("mapi32.dll", 2, "mapi32.dll"), ("mapishim.dll", 2, "mapi32.dll"), ("mapishim.exe", 1, "mapishim.exe")]:
+        # mapi32=n: else Wine answers for a file of that name with its builtin's resource.
+        proc = run_unpiped(["wine", reader, arch / binary], wine_env(wine_prefix), check=True)
+        info = dict(line.split("=", 1) for line in proc.stdout.splitlines())
+        assert info["signature"] == "feef04bd", binary
+        assert info["file_version"] == ".".join((version.split("-")[0].split(".") + ["0"] * 4)[:4]), binary
+        assert int(info["file_type"]) == file_type, binary
+        assert (info["ProductName"], info["CompanyName"]) == ("mapishim", "mapishim"), binary
+        assert info["FileVersion"] == info["ProductVersion"] == version, binary
+        assert info["OriginalFilename"] == name, binary
 
 
 def test_ordinals_reach_the_same_functions(windows_dist, wine_prefix, build_dir, setup, wine_kind):

@@ -20,6 +20,18 @@ fn main() {
     match os.as_str() {
         "windows" if env == "gnu" => {
             println!("cargo:rustc-cdylib-link-arg={}", def.display());
+            let rc = write(
+                "version.rc",
+                mapishim_abi::render_version_rc(&mapishim_abi::VersionInfo {
+                    version: env!("CARGO_PKG_VERSION"),
+                    dll: true,
+                    description: "mapishim Simple MAPI provider",
+                    original_file_name: "mapi32.dll",
+                }),
+            );
+            embed_resource::compile_for_cdylib(&rc, embed_resource::NONE)
+                .manifest_optional()
+                .unwrap_or_else(|e| panic!("cannot compile {}: {e}", rc.display()));
         }
         "linux" | "freebsd" | "netbsd" | "openbsd" | "dragonfly" | "illumos" => {
             println!(

@@ -9,7 +9,8 @@
 
 pub use plugin::{render_plugin_header, render_plugin_rust};
 pub use render::{
-    render_def, render_header, render_rust_exports, render_rust_types, render_version_script,
+    VersionInfo, render_def, render_header, render_rust_exports, render_rust_types,
+    render_version_rc, render_version_script,
 };
 
 pub mod plugin;
@@ -377,6 +378,30 @@ pub const SONAME: &str = "libmapi32.so.1";
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn version_resources_give_four_numbers_and_the_names() {
+        let rc = render_version_rc(&VersionInfo {
+            version: "1.22.3-beta.2",
+            dll: true,
+            description: "a \"quoted\" tool",
+            original_file_name: "mapi32.dll",
+        });
+        assert!(
+            rc.contains("FILEVERSION 1,22,3,0\nPRODUCTVERSION 1,22,3,0\n"),
+            "{rc}"
+        );
+        assert!(rc.contains("FILETYPE 0x2L"), "{rc}");
+        assert!(
+            rc.contains(r#"VALUE "FileDescription", "a ""quoted"" tool""#),
+            "{rc}"
+        );
+        assert!(rc.contains(r#"VALUE "InternalName", "mapi32""#), "{rc}");
+        assert!(
+            rc.contains(r#"VALUE "FileVersion", "1.22.3-beta.2""#),
+            "{rc}"
+        );
+    }
 
     #[test]
     fn thirteen_exports_with_unique_names_and_ordinals() {

@@ -214,6 +214,68 @@ pub fn render_def() -> String {
     d
 }
 
+/// What a Windows binary says about itself in its `VERSIONINFO` resource.
+pub struct VersionInfo<'a> {
+    /// `major.minor.patch` (Cargo's package version; a pre-release suffix is dropped).
+    pub version: &'a str,
+    /// A DLL (`VFT_DLL`) or a program (`VFT_APP`).
+    pub dll: bool,
+    pub description: &'a str,
+    pub original_file_name: &'a str,
+}
+
+/// The resource script of the `VERSIONINFO` that Windows Installer, Explorer and admins read
+/// (file and product version, product and company name). Numeric constants, so that it
+/// compiles without the SDK's `winver.h`.
+pub fn render_version_rc(info: &VersionInfo<'_>) -> String {
+    let numbers: Vec<u16> = info
+        .version
+        .split(['-', '+'])
+        .next()
+        .unwrap_or_default()
+        .split('.')
+        .map(|n| n.parse().unwrap_or(0))
+        .chain(std::iter::repeat(0))
+        .take(4)
+        .collect();
+    let comma = numbers
+        .iter()
+        .map(u16::to_string)
+        .collect::<Vec<_>>()
+        .join(",");
+    let quoted = |s: &str| s.replace('"', "\"\"");
+    let mut rc = String::from("/* GENERATED from crates/abi; do not edit. */\n");
+    let _ = writeln!(rc, "1 VERSIONINFO");
+    let _ = writeln!(rc, "FILEVERSION {comma}\nPRODUCTVERSION {comma}");
+    let _ = writeln!(rc, "FILEFLAGSMASK 0x3fL\nFILEFLAGS 0x0L");
+    // VOS_NT_WINDOWS32; VFT_DLL or VFT_APP.
+    let _ = writeln!(
+        rc,
+        "FILEOS 0x40004L\nFILETYPE {}\nFILESUBTYPE 0x0L",
+        if info.dll { "0x2L" } else { "0x1L" }
+    );
+    rc.push_str("BEGIN\n  BLOCK \"StringFileInfo\"\n  BEGIN\n    BLOCK \"040904b0\"\n    BEGIN\n");
+    let internal = info
+        .original_file_name
+        .rsplit_once('.')
+        .map_or(info.original_file_name, |(stem, _)| stem);
+    for (key, value) in [
+        ("CompanyName", "mapishim"),
+        ("FileDescription", info.description),
+        ("FileVersion", info.version),
+        ("InternalName", internal),
+        ("LegalCopyright", "MIT License"),
+        ("OriginalFilename", info.original_file_name),
+        ("ProductName", "mapishim"),
+        ("ProductVersion", info.version),
+    ] {
+        let _ = writeln!(rc, "      VALUE \"{key}\", \"{}\"", quoted(value));
+    }
+    // U.S. English, Unicode (code page 1200): the block name above says the same.
+    rc.push_str("    END\n  END\n  BLOCK \"VarFileInfo\"\n  BEGIN\n    VALUE \"Translation\", 0x409, 1200\n  END\nEND\n");
+    rc
+}
+
 /// GNU ld version script: only the Simple MAPI names are global.
 pub fn render_version_script() -> String {
     let mut v = String::from("/* GENERATED from crates/abi; do not edit. */\n{\n  global:\n");
