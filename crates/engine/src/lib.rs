@@ -242,7 +242,11 @@ impl Runtime {
         if let (true, Some(launcher)) = (request.dialog, &self.composer) {
             // Names that resolve to nothing go to the window as typed (docs/api.md).
             let message = self.builder_for(session).prepare_for_composer(request)?;
-            return launcher.open(&message);
+            let outgoing = SessionOutgoing {
+                runtime: self,
+                session,
+            };
+            return launcher.open_for(&message, request.ui_param, &outgoing);
         }
         let message = self.prepare(session, request)?;
         tracing::debug!(subject = %message.subject, "message prepared");
@@ -276,6 +280,26 @@ impl Runtime {
         narrow_is_utf8: bool,
     ) -> Result<Mailbox> {
         self.resolve(session, name, narrow_is_utf8)
+    }
+}
+
+/// What a composer that sends itself uses: the caller's session on this runtime.
+struct SessionOutgoing<'a> {
+    runtime: &'a Runtime,
+    session: usize,
+}
+
+impl mapishim_core::Outgoing for SessionOutgoing<'_> {
+    fn resolve_field(&self, text: &str) -> Result<Vec<Mailbox>> {
+        self.runtime.builder_for(self.session).resolve_field(text)
+    }
+
+    fn send(&self, message: &Message) -> Result<Delivery> {
+        // Finished by the user: the backend must not treat it as a dialog request again.
+        let mut message = message.clone();
+        message.dialog = false;
+        message.modeless = false;
+        self.runtime.backend.send_in_session(self.session, &message)
     }
 }
 
