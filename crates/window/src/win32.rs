@@ -139,8 +139,8 @@ fn create(message: &Message, owner: HWND, instance: HINSTANCE, class: &[u16]) ->
     let edit = WS_TABSTOP | ES_AUTOHSCROLL as u32;
     let mut row = 12;
     let mut labelled = |label: &str, text: &str, style: u32| {
-        control("STATIC", label, 0, 0, (12, row + 3, 70, 20), 0);
-        let field = control("EDIT", text, style, WS_EX_CLIENTEDGE, (86, row, 486, 22), 0);
+        control("STATIC", label, 0, 0, (12, row + 3, 80, 20), 0);
+        let field = control("EDIT", text, style, WS_EX_CLIENTEDGE, (96, row, 476, 22), 0);
         row += 30;
         field
     };
@@ -153,25 +153,25 @@ fn create(message: &Message, owner: HWND, instance: HINSTANCE, class: &[u16]) ->
     let cc = labelled("&Cc:", &field_text(&message.cc), edit);
     let bcc = labelled("&Bcc:", &field_text(&message.bcc), edit);
     let subject = labelled("S&ubject:", &message.subject, edit);
-    control("STATIC", "&Message:", 0, 0, (12, row + 3, 70, 20), 0);
+    control("STATIC", "&Message:", 0, 0, (12, row + 3, 80, 20), 0);
     let body = control(
         "EDIT",
         &message.body,
         WS_TABSTOP | WS_VSCROLL | (ES_MULTILINE | ES_AUTOVSCROLL | ES_WANTRETURN) as u32,
         WS_EX_CLIENTEDGE,
-        (86, row, 486, 220),
+        (96, row, 476, 220),
         0,
     );
     // SAFETY: 0 lifts the 30 000-character default limit of an edit control.
     unsafe { SendMessageW(body, EM_SETLIMITTEXT, 0, 0) };
     row += 228;
-    control("STATIC", "&Attachments:", 0, 0, (12, row + 3, 74, 20), 0);
+    control("STATIC", "&Attachments:", 0, 0, (12, row + 3, 80, 20), 0);
     let list = control(
         "LISTBOX",
         "",
         WS_TABSTOP | WS_VSCROLL | LBS_NOINTEGRALHEIGHT as u32,
         WS_EX_CLIENTEDGE,
-        (86, row, 486, 60),
+        (96, row, 476, 60),
         0,
     );
     for attachment in &message.attachments {

@@ -1,0 +1,183 @@
+"""`[composer] kind = "window"`: the built-in compose window of the x64 DLL under Wine, on a
+virtual X display (Xvfb) started here, driven with xdotool as a user would: type into the
+window, press Alt+S or Esc, then check what the call returned and what the outbox holds."""
+
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import C_DIR, ROOT, Runner, run, wine_env, wine_program
+
+MAPI_DIALOG = 0x8
+BODY = "Body from the caller.\nSecond line.\n"
+ATTACHMENT = "attachment bytes 0123456789"
+# Where to keep the screenshot for the docs (docs/compose-window.png), when set.
+SCREENSHOT = os.environ.get("MAPISHIM_WINDOW_SCREENSHOT")
+
+
+def free_display():
+    for n in range(90, 200):
+        if not Path(f"/tmp/.X{n}-lock").exists() and not Path(f"/tmp/.X11-unix/X{n}").exists():
+            return n
+    raise AssertionError("no free X display number in 90..199")
+
+
+@pytest.fixture(scope="module")
+def display():
+    for tool in ("Xvfb", "xdotool", "import"):
+        if not shutil.which(tool):
+            pytest.skip(f"{tool} not installed")
+    n = free_display()
+    xvfb = subprocess.Popen(
+        ["Xvfb", f":{n}", "-screen", "0", "1024x768x24", "-nolisten", "tcp"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 20
+    while not Path(f"/tmp/.X11-unix/X{n}").exists():
+        assert xvfb.poll() is None, f"Xvfb :{n} exited {xvfb.returncode}"
+        assert time.monotonic() < deadline, f"Xvfb :{n} did not come up"
+        time.sleep(0.1)
+    yield f":{n}"
+    xvfb.terminate()
+    xvfb.wait(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def window_prefix(display):
+    """A Wine prefix of its own, booted on the virtual display: the shared one's wineserver
+    and desktop run without a display."""
+    prefix = ROOT / "target" / "wine" / "window-prefix"
+    env = dict(os.environ, WINEPREFIX=str(prefix), WINEDEBUG="-all", WINEARCH="win64", DISPLAY=display)
+    if not (prefix / "system.reg").exists():
+        prefix.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile() as log:
+            booted = subprocess.run(["wineboot", "-i"], env=env, stdout=log, stderr=log, timeout=600)
+            log.seek(0)
+            assert booted.returncode == 0, f"wineboot failed: {log.read().decode(errors='replace')[-2000:]}"
+    yield prefix
+    subprocess.run(["wineserver", "-k"], env=env, check=False)
+
+
+@pytest.fixture(scope="module")
+def caller(windows_dist, window_prefix, tmp_path_factory):
+    exe = wine_program("wine64", windows_dist, tmp_path_factory.mktemp("window"), C_DIR / "mapi_send.c", "mapi_send")
+    return Runner("wine64", exe, prefix=["wine"], env=wine_env(window_prefix))
+
+
+def xdotool(display, *args):
+    return run(["xdotool", *args], env=dict(os.environ, DISPLAY=display), check=False)
+
+
+def wait_for_window(display, proc, title="^New message", timeout=60):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = xdotool(display, "search", "--name", title).stdout.split()
+        if found:
+            return found[-1]
+        assert proc.poll() is None, "the caller ended before a window appeared"
+        time.sleep(0.25)
+    raise AssertionError(f"no window titled {title!r} appeared")
+
+
+class Caller:
+    """The caller running in the background, its output in files (Wine's helpers inherit
+    handles and would keep pipes open)."""
+
+    def __init__(self, runner, setup, display, *args):
+        self.out = tempfile.TemporaryFile()
+        env = setup.env(runner, DISPLAY=display)
+        self.proc = subprocess.Popen([*runner.prefix, runner.exe, *args], env=env, stdout=self.out, stderr=subprocess.STDOUT)
+
+    def finish(self, timeout=60):
+        try:
+            self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            raise
+        self.out.seek(0)
+        text = self.out.read().decode(errors="replace")
+        assert self.proc.returncode == 0, f"exit {self.proc.returncode}: {text}"
+        return [int(line[3:]) for line in text.splitlines() if line.startswith("rc=")], text
+
+
+def open_window(caller, setup, display, *args, title="^New message"):
+    setup.write_config(extra_top='[composer]\nkind = "window"\n')
+    call = Caller(caller, setup, display, "--flags", str(MAPI_DIALOG), *args)
+    wid = wait_for_window(display, call.proc, title)
+    xdotool(display, "windowfocus", "--sync", wid)
+    time.sleep(0.5)
+    return call, wid
+
+
+def test_window_sends_what_the_user_typed(caller, setup, display, tmp_path):
+    call, wid = open_window(
+        caller, setup, display, "--body", BODY, "--make-attach", f"report.txt::{ATTACHMENT}"
+    )
+    # Focus is in To (no recipient was given); Tab order To, Cc, Bcc, Subject.
+    xdotool(display, "type", "--delay", "30", "typed@example.org")
+    xdotool(display, "key", "--delay", "50", "Tab", "Tab", "Tab")
+    xdotool(display, "type", "--delay", "30", "Typed subject")
+    shot = tmp_path / "window.png"
+    run(["import", "-display", display, "-window", wid, shot])
+    assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    if SCREENSHOT:
+        shutil.copy(shot, SCREENSHOT)
+    xdotool(display, "key", "alt+s")
+    codes, text = call.finish()
+    assert codes == [0], text
+    [msg] = setup.messages()
+    assert msg["To"] == "typed@example.org"
+    assert msg["Subject"] == "Typed subject"
+    body, attachment = [p for p in msg.walk() if not p.is_multipart()]
+    assert body.get_content().replace("\r\n", "\n") == BODY
+    assert attachment.get_filename() == "report.txt"
+    assert attachment.get_payload(decode=True) == ATTACHMENT.encode()
+
+
+def test_escape_cancels_and_nothing_is_written(caller, setup, display):
+    call, wid = open_window(
+        caller, setup, display, "--subject", "Caller subject", "--make-attach", f"report.txt::{ATTACHMENT}",
+        title="^New message - Caller subject$",
+    )
+    xdotool(display, "type", "--delay", "30", "typed@example.org")
+    xdotool(display, "key", "Escape")
+    codes, text = call.finish()
+    assert codes == [1], text
+    assert setup.files() == []
+
+
+def test_a_contact_name_is_sent_to_its_address(caller, setup, display):
+    call, wid = open_window(caller, setup, display, "--body", BODY)
+    xdotool(display, "type", "--delay", "30", "Alice Martin")
+    xdotool(display, "key", "alt+s")
+    codes, text = call.finish()
+    assert codes == [0], text
+    [msg] = setup.messages()
+    assert msg["To"].addresses[0].addr_spec == "alice@example.org"
+
+
+def test_an_ambiguous_name_keeps_the_window_open_and_nothing_is_written(caller, setup, display):
+    # Both contacts of the address book are called Martin.
+    call, wid = open_window(caller, setup, display, "--subject", "S", title="^New message - S$")
+    xdotool(display, "type", "--delay", "30", "Martin")
+    xdotool(display, "key", "alt+s")
+    notice = wait_for_window(display, call.proc, "^New message$", timeout=20)
+    time.sleep(0.5)
+    assert call.proc.poll() is None, "the call returned although the name was ambiguous"
+    assert setup.files() == []
+    xdotool(display, "windowfocus", "--sync", notice)
+    xdotool(display, "key", "Return")
+    time.sleep(1)
+    assert call.proc.poll() is None, "the window closed with the notice"
+    xdotool(display, "windowfocus", "--sync", wid)
+    time.sleep(0.3)
+    xdotool(display, "key", "Escape")
+    codes, text = call.finish()
+    assert codes == [1], text
+    assert setup.files() == []
