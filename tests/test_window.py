@@ -14,6 +14,7 @@ import pytest
 from conftest import C_DIR, ROOT, Runner, run, wine_env, wine_program
 
 MAPI_DIALOG = 0x8
+MAPI_DIALOG_MODELESS = 0xC
 BODY = "Body from the caller.\nSecond line.\n"
 ATTACHMENT = "attachment bytes 0123456789"
 # Where to keep the screenshot for the docs (docs/compose-window.png), when set.
@@ -88,13 +89,19 @@ def wait_for_window(display, proc, title="^New message", timeout=60):
 
 
 class Caller:
-    """The caller running in the background, its output in files (Wine's helpers inherit
-    handles and would keep pipes open)."""
+    """The caller running in the background, its output in a file (Wine's helpers inherit
+    handles and would keep pipes open); read by name, so the writer's offset stays its own."""
 
-    def __init__(self, runner, setup, display, *args):
-        self.out = tempfile.TemporaryFile()
+    def __init__(self, runner, setup, display, *args, stdin=None):
+        self.path = setup.root / "caller.out"
         env = setup.env(runner, DISPLAY=display)
-        self.proc = subprocess.Popen([*runner.prefix, runner.exe, *args], env=env, stdout=self.out, stderr=subprocess.STDOUT)
+        with open(self.path, "wb") as out:
+            self.proc = subprocess.Popen(
+                [*runner.prefix, runner.exe, *args], env=env, stdout=out, stderr=subprocess.STDOUT, stdin=stdin
+            )
+
+    def output(self):
+        return self.path.read_text(errors="replace")
 
     def finish(self, timeout=60):
         try:
@@ -102,8 +109,7 @@ class Caller:
         except subprocess.TimeoutExpired:
             self.proc.kill()
             raise
-        self.out.seek(0)
-        text = self.out.read().decode(errors="replace")
+        text = self.output()
         assert self.proc.returncode == 0, f"exit {self.proc.returncode}: {text}"
         return [int(line[3:]) for line in text.splitlines() if line.startswith("rc=")], text
 
@@ -200,3 +206,38 @@ def test_an_ambiguous_name_keeps_the_window_open_and_nothing_is_written(caller, 
     codes, text = call.finish()
     assert codes == [1], text
     assert setup.files() == []
+
+
+def poll(condition, what, timeout=30):
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.2)
+
+
+def test_modeless_returns_at_once_and_the_window_sends_later(caller, setup, display):
+    setup.write_config(extra_top='[composer]\nkind = "window"\n')
+    call = Caller(
+        caller, setup, display, "--flags", str(MAPI_DIALOG_MODELESS), "--linger", "--body", BODY,
+        "--make-attach", f"report.txt::{ATTACHMENT}", stdin=subprocess.PIPE,
+    )
+    try:
+        # The call returned and the caller deleted its file while the window is still up.
+        poll(lambda: "returned" in call.output(), "the call to return")
+        assert "rc=0" in call.output(), call.output()
+        assert [p for p in setup.scratch.iterdir() if p.is_file()] == []
+        wid = wait_for_window(display, call.proc)
+        assert setup.files() == []
+        xdotool(display, "windowfocus", "--sync", wid)
+        time.sleep(0.5)
+        xdotool(display, "type", "--delay", "30", "later@example.org")
+        xdotool(display, "key", "alt+s")
+        poll(lambda: setup.files(), "the message in the outbox")
+    finally:
+        call.proc.stdin.close()
+    codes, text = call.finish()
+    assert codes == [0], text
+    [msg] = setup.messages()
+    assert msg["To"] == "later@example.org"
+    [attachment] = [p for p in msg.walk() if p.get_filename()]
+    assert attachment.get_payload(decode=True) == ATTACHMENT.encode()

@@ -61,19 +61,19 @@ pub trait DialogComposer: Send + Sync {
 
     /// `open` for a composer that finishes the send itself (the built-in window): `owner`
     /// is the caller's `ulUIParam`, `outgoing` resolves names and delivers like a send
-    /// without a dialog. Others ignore both.
+    /// without a dialog (shared: a modeless window outlives the call). Others ignore both.
     fn open_for(
         &self,
         message: &Message,
         _owner: usize,
-        _outgoing: &dyn Outgoing,
+        _outgoing: std::sync::Arc<dyn Outgoing>,
     ) -> Result<Delivery> {
         self.open(message)
     }
 }
 
 /// The engine's send path, for a composer that sends what the user finished.
-pub trait Outgoing {
+pub trait Outgoing: Send + Sync {
     /// One address field as typed (a `;` or `,` list): each entry resolved as
     /// `MAPIResolveName` would; an unknown or ambiguous name is an error naming it.
     fn resolve_field(&self, text: &str) -> Result<Vec<Mailbox>>;

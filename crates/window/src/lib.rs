@@ -4,6 +4,7 @@
 //! Elsewhere the kind refuses with [`window_unavailable`]'s reason.
 use mapishim_core::config::window_unavailable;
 use mapishim_core::{Delivery, Mailbox, MapiCode, MapiError, Message, Outgoing, Result};
+use std::sync::Arc;
 
 #[cfg(windows)]
 mod win32;
@@ -35,22 +36,45 @@ impl mapishim_core::DialogComposer for ComposeWindow {
         &self,
         message: &Message,
         owner: usize,
-        outgoing: &dyn Outgoing,
+        outgoing: Arc<dyn Outgoing>,
     ) -> Result<Delivery> {
         if let Some(why) = window_unavailable() {
             return Err(MapiError::failure(why));
         }
-        if message.modeless {
-            tracing::info!("MAPI_DIALOG_MODELESS: the window is shown modal for now");
-        }
         #[cfg(windows)]
-        return win32::run(message, owner, outgoing);
+        return if message.modeless {
+            modeless(message.clone(), outgoing)
+        } else {
+            win32::run(message, owner, &*outgoing)
+        };
         #[cfg(not(windows))]
         {
-            let _ = (owner, outgoing);
+            let _ = (message, owner, outgoing);
             unreachable!("window_unavailable() refuses every non-Windows build")
         }
     }
+}
+
+/// `MAPI_DIALOG_MODELESS`: the window on a thread of its own, with its own message loop;
+/// the attachments are already read, so the caller may delete its files. The call returns
+/// at once; how the window ended is logged. No owner: a cross-thread owner would tie the
+/// caller's input to this thread.
+#[cfg(windows)]
+fn modeless(message: Message, outgoing: Arc<dyn Outgoing>) -> Result<Delivery> {
+    std::thread::Builder::new()
+        .name("mapishim-window".into())
+        .spawn(move || {
+            let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                win32::run(&message, 0, &*outgoing)
+            }));
+            match result {
+                Ok(Ok(delivery)) => tracing::info!(?delivery, "modeless compose window: sent"),
+                Ok(Err(e)) => tracing::info!("modeless compose window: not sent: {e}"),
+                Err(_) => tracing::error!("modeless compose window: panicked; nothing sent"),
+            }
+        })
+        .map_err(|e| MapiError::failure(format!("no thread for the compose window: {e}")))?;
+    Ok(Delivery::Opened)
 }
 
 /// `New message`, then ` - subject` when there is one.
