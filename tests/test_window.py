@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from conftest import C_DIR, ROOT, Runner, run, wine_env, wine_program
+from smtp_server import Server, tls_contexts
 
 MAPI_DIALOG = 0x8
 MAPI_DIALOG_MODELESS = 0xC
@@ -92,9 +93,9 @@ class Caller:
     """The caller running in the background, its output in a file (Wine's helpers inherit
     handles and would keep pipes open); read by name, so the writer's offset stays its own."""
 
-    def __init__(self, runner, setup, display, *args, stdin=None):
+    def __init__(self, runner, setup, display, *args, stdin=None, **env):
         self.path = setup.root / "caller.out"
-        env = setup.env(runner, DISPLAY=display)
+        env = setup.env(runner, DISPLAY=display, **env)
         with open(self.path, "wb") as out:
             self.proc = subprocess.Popen(
                 [*runner.prefix, runner.exe, *args], env=env, stdout=out, stderr=subprocess.STDOUT, stdin=stdin
@@ -241,3 +242,35 @@ def test_modeless_returns_at_once_and_the_window_sends_later(caller, setup, disp
     assert msg["To"] == "later@example.org"
     [attachment] = [p for p in msg.walk() if p.get_filename()]
     assert attachment.get_payload(decode=True) == ATTACHMENT.encode()
+
+
+def test_a_backend_error_is_shown_in_the_window_and_returned(caller, setup, display, tmp_path):
+    """SMTP behind the window with a wrong password: a notice before the window closes,
+    then MAPI_E_LOGIN_FAILURE (3); nothing delivered or spooled."""
+    ca_file, context = tls_contexts(tmp_path)
+    with Server(starttls=context, auth=("accounts@example.org", "s3cret")) as server:
+        setup.write_config(
+            text=(
+                'backend = "smtp"\nfrom = "Accounts <accounts@example.org>"\n'
+                "[outbox]\ndir = {outbox}\n[log]\nfile = {log}\n"
+                f'[smtp]\nhost = "127.0.0.1"\nport = {server.port}\nsecurity = "starttls"\ntimeout_secs = 5\n'
+                'username = "accounts@example.org"\npassword_env = "MAPISHIM_SMTP_PASSWORD"\n'
+                "ca_file = {path:" + str(ca_file) + "}\n"
+                '[composer]\nkind = "window"\n'
+            )
+        )
+        call = Caller(
+            caller, setup, display, "--flags", str(MAPI_DIALOG), "--to", "to@example.org", "--subject", "S",
+            MAPISHIM_SMTP_PASSWORD="Wr0ng-Pa55",
+        )
+        wid = wait_for_window(display, call.proc, "^New message - S$")
+        xdotool(display, "windowfocus", "--sync", wid)
+        time.sleep(0.5)
+        xdotool(display, "key", "alt+s")
+        notice = wait_for_window(display, call.proc, "^New message$", timeout=30)
+        assert call.proc.poll() is None, "the call returned before the user saw why"
+        xdotool(display, "windowfocus", "--sync", notice)
+        xdotool(display, "key", "Return")
+        codes, text = call.finish()
+    assert codes == [3], text
+    assert server.messages == [] and setup.files() == []
