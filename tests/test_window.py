@@ -274,3 +274,19 @@ def test_a_backend_error_is_shown_in_the_window_and_returned(caller, setup, disp
         codes, text = call.finish()
     assert codes == [3], text
     assert server.messages == [] and setup.files() == []
+
+
+def test_delete_removes_an_attachment_from_the_message(caller, setup, display):
+    call, wid = open_window(
+        caller, setup, display, "--body", BODY,
+        "--make-attach", "first.txt::first file", "--make-attach", "second.txt::second file",
+    )
+    xdotool(display, "type", "--delay", "30", "typed@example.org")
+    # To, Cc, Bcc, Subject, text, attachments: the first file is selected there.
+    xdotool(display, "key", "--delay", "50", "Tab", "Tab", "Tab", "Tab", "Tab", "Delete")
+    xdotool(display, "key", "alt+s")
+    codes, text = call.finish()
+    assert codes == [0], text
+    [msg] = setup.messages()
+    files = [(p.get_filename(), p.get_payload(decode=True)) for p in msg.walk() if p.get_filename()]
+    assert files == [("second.txt", b"second file")]

@@ -115,13 +115,15 @@ pub fn attachment_line(name: &str, bytes: usize) -> String {
     format!("{name} ({size})")
 }
 
-/// The user's fields, resolved into the message the backend gets; an error names the
-/// field ("To: …") so the window can say which one to fix.
+/// The user's fields, resolved into the message the backend gets, with the attachments
+/// still in the list (`kept`, by index); an error names the field ("To: …") so the window
+/// can say which one to fix.
 pub fn finish(
     message: &Message,
     fields: [&str; 3],
     subject: &str,
     body: &str,
+    kept: &[usize],
     outgoing: &dyn Outgoing,
 ) -> std::result::Result<Message, (usize, String)> {
     let mut lists = [Vec::new(), Vec::new(), Vec::new()];
@@ -135,12 +137,21 @@ pub fn finish(
     }
     let [to, cc, bcc] = lists;
     Ok(Message {
+        from: message.from.clone(),
         to,
         cc,
         bcc,
         subject: subject.split(['\r', '\n']).collect::<Vec<_>>().join(" "),
         body: body.to_string(),
-        ..message.clone()
+        attachments: kept
+            .iter()
+            .filter_map(|&i| message.attachments.get(i).cloned())
+            .collect(),
+        receipt_requested: message.receipt_requested,
+        dialog: message.dialog,
+        modeless: message.modeless,
+        message_id: message.message_id.clone(),
+        date: message.date,
     })
 }
 

@@ -10,7 +10,8 @@ use windows_sys::Win32::Graphics::Gdi::{
 use windows_sys::Win32::System::LibraryLoader::GetModuleHandleW;
 use windows_sys::Win32::UI::Controls::EM_SETLIMITTEXT;
 use windows_sys::Win32::UI::Input::KeyboardAndMouse::{
-    EnableWindow, GetKeyState, SetFocus, VK_CONTROL, VK_ESCAPE, VK_RETURN,
+    EnableWindow, GetKeyState, SetFocus, VK_CONTROL, VK_DELETE, VK_ESCAPE, VK_RETURN, VK_SHIFT,
+    VK_TAB,
 };
 use windows_sys::Win32::UI::WindowsAndMessaging::*;
 
@@ -29,6 +30,7 @@ struct Form {
     fields: [HWND; 3],
     subject: HWND,
     body: HWND,
+    attachments: HWND,
 }
 
 /// Shows the window for `message` until the user sends or cancels.
@@ -182,6 +184,8 @@ fn create(message: &Message, owner: HWND, instance: HINSTANCE, class: &[u16]) ->
         // SAFETY: LB_ADDSTRING copies the NUL-terminated string.
         unsafe { SendMessageW(list, LB_ADDSTRING, 0, line.as_ptr() as LPARAM) };
     }
+    // SAFETY: selects the first line (none when the list is empty), so Delete has a target.
+    unsafe { SendMessageW(list, LB_SETCURSEL, 0, 0) };
     row += 70;
     control(
         "BUTTON",
@@ -213,6 +217,7 @@ fn create(message: &Message, owner: HWND, instance: HINSTANCE, class: &[u16]) ->
         fields: [to, cc, bcc],
         subject,
         body,
+        attachments: list,
     })
 }
 
@@ -220,6 +225,8 @@ fn create(message: &Message, owner: HWND, instance: HINSTANCE, class: &[u16]) ->
 fn pump(form: &Form, message: &Message, outgoing: &dyn Outgoing) -> Result<Delivery> {
     // SAFETY: MSG is plain data; all-zero is a valid value.
     let mut msg: MSG = unsafe { std::mem::zeroed() };
+    // The caller's attachments still in the list, by index.
+    let mut kept: Vec<usize> = (0..message.attachments.len()).collect();
     loop {
         // SAFETY: `msg` is ours to fill; NULL takes every window of this thread (the owner's
         // too, as in any modal loop).
@@ -244,8 +251,21 @@ fn pump(form: &Form, message: &Message, outgoing: &dyn Outgoing) -> Result<Deliv
             tracing::info!("compose window cancelled: nothing sent");
             return Err(aborted());
         }
+        // A multi-line edit keeps Tab for itself; here Tab leaves it (Ctrl+Tab types one).
+        if msg.hwnd == form.body && msg.message == WM_KEYDOWN && key == VK_TAB && !ctrl {
+            // SAFETY: GetKeyState reads this thread's key state; the handles are ours.
+            unsafe {
+                let back = i32::from(GetKeyState(VK_SHIFT as i32) < 0);
+                SetFocus(GetNextDlgTabItem(form.hwnd, form.body, back));
+            }
+            continue;
+        }
+        if msg.hwnd == form.attachments && msg.message == WM_KEYDOWN && key == VK_DELETE {
+            remove_selected(form.attachments, &mut kept);
+            continue;
+        }
         if send {
-            if let Some(result) = try_send(form, message, outgoing) {
+            if let Some(result) = try_send(form, message, &kept, outgoing) {
                 return result;
             }
             continue;
@@ -262,12 +282,36 @@ fn pump(form: &Form, message: &Message, outgoing: &dyn Outgoing) -> Result<Deliv
     }
 }
 
+/// Delete in the attachment list: the selected file leaves the message.
+fn remove_selected(list: HWND, kept: &mut Vec<usize>) {
+    // SAFETY: list-box messages to our own list; indexes are checked against `kept`.
+    unsafe {
+        let selected = SendMessageW(list, LB_GETCURSEL, 0, 0);
+        let Ok(index) = usize::try_from(selected) else {
+            return;
+        };
+        if index >= kept.len() {
+            return;
+        }
+        SendMessageW(list, LB_DELETESTRING, index, 0);
+        kept.remove(index);
+        if !kept.is_empty() {
+            SendMessageW(list, LB_SETCURSEL, index.min(kept.len() - 1), 0);
+        }
+    }
+}
+
 fn aborted() -> MapiError {
     MapiError::new(MapiCode::UserAbort, "the user closed the compose window")
 }
 
 /// Resolves and sends; `None` keeps the window open (a name to fix, no recipient).
-fn try_send(form: &Form, message: &Message, outgoing: &dyn Outgoing) -> Option<Result<Delivery>> {
+fn try_send(
+    form: &Form,
+    message: &Message,
+    kept: &[usize],
+    outgoing: &dyn Outgoing,
+) -> Option<Result<Delivery>> {
     let fields = form.fields.map(text_of);
     let [to, cc, bcc] = &fields;
     let finished = match finish(
@@ -275,6 +319,7 @@ fn try_send(form: &Form, message: &Message, outgoing: &dyn Outgoing) -> Option<R
         [to, cc, bcc],
         &text_of(form.subject),
         &text_of(form.body),
+        kept,
         outgoing,
     ) {
         Ok(m) => m,
