@@ -38,3 +38,14 @@ def test_ca_file_missing_or_without_certificate_is_an_error(dist, setup):
     proc = check(dist, setup)
     assert proc.returncode != 0
     assert "empty.pem holds no PEM certificate" in proc.stderr, proc.stderr
+
+
+def test_window_composer_is_windows_only_here(dist, setup):
+    setup.write_config(extra_top='[composer]\nkind = "window"\n')
+    proc = run([dist / "bin" / "mapishim", "config", "check"], env=setup.env(), check=False)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "composer:      window (unavailable)" in proc.stdout, proc.stdout
+    warning = [line for line in proc.stdout.splitlines() if "Windows-only" in line]
+    assert warning, proc.stdout
+    for other in ("xdg-email", "thunderbird", "mailto", "auto", "drafts"):
+        assert other in warning[0], warning

@@ -20,6 +20,8 @@
  *                                NAME, and delete it as soon as the call returns
  *   --resolve NAME       MAPIResolveName instead of a send; prints name= and address=
  *   --repeat N           send N times
+ *   --linger             after "returned", stay until standard input ends (a modeless
+ *                        compose window lives in this process)
  *
  * Arguments are UTF-8 (on Windows they are taken from the UTF-16 command line).
  */
@@ -159,7 +161,7 @@ int main(int argc, char **argv)
     FLAGS flags = 0;
     ULONG_PTR ui = 0;
     LHANDLE session = 0;
-    int logon = 0, wide = 0, ansi = 0, repeat = 1, i;
+    int logon = 0, wide = 0, ansi = 0, linger = 0, repeat = 1, i;
     char *resolve = NULL;
     ULONG rc = 0, n;
 #ifdef _WIN32
@@ -172,6 +174,7 @@ int main(int argc, char **argv)
         if (strcmp(opt, "--logon") == 0) { logon = 1; continue; }
         if (strcmp(opt, "--wide") == 0) { wide = 1; continue; }
         if (strcmp(opt, "--ansi") == 0) { ansi = 1; continue; }
+        if (strcmp(opt, "--linger") == 0) { linger = 1; continue; }
         if (!val) {
             fprintf(stderr, "%s needs a value\n", opt);
             return 2;
@@ -245,6 +248,7 @@ int main(int argc, char **argv)
     printf("returned\n");
     (void)failures;
     fflush(stdout);
+    while (linger && getchar() != EOF) {}
     if (logon) printf("logoff=%lu\n", (unsigned long)api.Logoff(session, ui, 0, 0));
     return 0;
 }

@@ -404,7 +404,7 @@ fn send(
     body: String,
     attach: Vec<PathBuf>,
 ) -> Result<(), String> {
-    let runtime = runtime()?;
+    let runtime = std::sync::Arc::new(runtime()?);
     let recipient = |class: u32, text: &String| RawRecipient {
         class,
         name: narrow(text),

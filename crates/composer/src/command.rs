@@ -63,6 +63,7 @@ pub fn resolve(kind: ComposerKind, program: Option<&Path>) -> Result<Resolved, S
         }
         ComposerKind::Mailto => locate(program, opener(), &[]).map(|p| found(kind, p)),
         ComposerKind::Drafts => Err("the drafts composer opens a URL, not a program".into()),
+        ComposerKind::Window => Err("the window composer is built in, not a program".into()),
     }
 }
 

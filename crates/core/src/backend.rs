@@ -58,6 +58,27 @@ pub trait DialogComposer: Send + Sync {
     fn open(&self, message: &Message) -> Result<Delivery>;
     /// For `config check`: what would open the message, or why nothing can.
     fn check(&self) -> std::result::Result<String, String>;
+
+    /// `open` for a composer that finishes the send itself (the built-in window): `owner`
+    /// is the caller's `ulUIParam`, `outgoing` resolves names and delivers like a send
+    /// without a dialog (shared: a modeless window outlives the call). Others ignore both.
+    fn open_for(
+        &self,
+        message: &Message,
+        _owner: usize,
+        _outgoing: std::sync::Arc<dyn Outgoing>,
+    ) -> Result<Delivery> {
+        self.open(message)
+    }
+}
+
+/// The engine's send path, for a composer that sends what the user finished.
+pub trait Outgoing: Send + Sync {
+    /// One address field as typed (a `;` or `,` list): each entry resolved as
+    /// `MAPIResolveName` would; an unknown or ambiguous name is an error naming it.
+    fn resolve_field(&self, text: &str) -> Result<Vec<Mailbox>>;
+    /// Delivers through the configured backend.
+    fn send(&self, message: &Message) -> Result<Delivery>;
 }
 
 /// A draft the server confirmed.

@@ -305,6 +305,15 @@ impl MessageBuilder<'_> {
         }
     }
 
+    /// An address field as a user typed it (`;` or `,` list), each entry resolved; what
+    /// resolves to nothing, or to several contacts, is an error.
+    pub fn resolve_field(&self, text: &str) -> Result<Vec<Mailbox>> {
+        address::split_list(text)
+            .into_iter()
+            .map(|part| self.address_entry(part.trim(), false))
+            .collect()
+    }
+
     /// One entry of an address field: `SMTP:a@x`, `a@x` or `Name <a@x>` is used as given;
     /// text with neither `@` nor an address type (`Bob Smith`, as 7-Zip passes what the user
     /// typed) is resolved like a name.
@@ -670,5 +679,32 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(prepare(&within).unwrap().bcc.len(), 9960);
+    }
+
+    #[test]
+    fn a_typed_field_resolves_each_entry_or_names_the_problem() {
+        let vcard = "BEGIN:VCARD\r\nVERSION:3.0\r\nFN:Bob Smith\r\nEMAIL:bob@x.org\r\nEND:VCARD\r\n\
+                     BEGIN:VCARD\r\nVERSION:3.0\r\nFN:Bob Jones\r\nEMAIL:jones@x.org\r\nEND:VCARD\r\n";
+        let book = AddressBook::new(AddressBook::parse_vcards(vcard, "test").unwrap());
+        let c = MessageBuilder {
+            decoder: TextDecoder::default(),
+            from: None,
+            book: &book,
+            backend: None,
+        };
+        let got = c
+            .resolve_field("a@y.org; Bob Smith, \"Doe, J\" <j@y.org>")
+            .unwrap();
+        let addresses: Vec<&str> = got.iter().map(|m| m.address.as_str()).collect();
+        assert_eq!(addresses, ["a@y.org", "bob@x.org", "j@y.org"]);
+        assert!(c.resolve_field("  ").unwrap().is_empty());
+        let ambiguous = c.resolve_field("Bob").unwrap_err();
+        assert_eq!(
+            ambiguous.mapi_code(),
+            MapiCode::AmbiguousRecipient,
+            "{ambiguous}"
+        );
+        assert!(c.resolve_field("Nobody Here").is_err());
+        assert!(c.resolve_field("not an address@").is_err());
     }
 }

@@ -21,7 +21,7 @@ pub mod model;
 pub mod scratch;
 pub mod text;
 
-pub use backend::{Backend, Delivery, DialogComposer, DraftStore, StoredDraft};
+pub use backend::{Backend, Delivery, DialogComposer, DraftStore, Outgoing, StoredDraft};
 pub use error::{MapiCode, MapiError, Result};
 pub use model::{
     Attachment, LogonRequest, Mailbox, Message, RawAttachment, RawRecipient, RawText,

@@ -232,7 +232,8 @@ impl Runtime {
     /// Resolves and delivers one request: everything to a pass-through backend; otherwise
     /// dialog requests to the composer when one is configured, else to the backend
     /// (docs/decisions.md §1).
-    pub fn send(&self, session: usize, request: &SendRequest) -> Result<Delivery> {
+    /// Shared (`Arc`): a modeless compose window keeps the runtime it sends through.
+    pub fn send(self: &Arc<Self>, session: usize, request: &SendRequest) -> Result<Delivery> {
         let _inside = self.inside("send");
         // Pass-through backends get every request, dialogs included (docs/decisions.md §1):
         // the provider they forward to has its own compose window.
@@ -242,7 +243,11 @@ impl Runtime {
         if let (true, Some(launcher)) = (request.dialog, &self.composer) {
             // Names that resolve to nothing go to the window as typed (docs/api.md).
             let message = self.builder_for(session).prepare_for_composer(request)?;
-            return launcher.open(&message);
+            let outgoing = Arc::new(SessionOutgoing {
+                runtime: Arc::clone(self),
+                session,
+            });
+            return launcher.open_for(&message, request.ui_param, outgoing);
         }
         let message = self.prepare(session, request)?;
         tracing::debug!(subject = %message.subject, "message prepared");
@@ -260,7 +265,7 @@ impl Runtime {
 
     /// `send` for a caller's session, with the log line admins look for when it is
     /// accepted. A refusal is logged once, by the caller's boundary (`mapi32`).
-    pub fn send_for(&self, session: usize, request: &SendRequest) -> Result<Delivery> {
+    pub fn send_for(self: &Arc<Self>, session: usize, request: &SendRequest) -> Result<Delivery> {
         let result = self.send(session, request);
         if let Ok(delivery) = &result {
             tracing::info!(session, app = %logging::app_name(), backend = self.backend.name(), ?delivery, "send accepted")
@@ -276,6 +281,26 @@ impl Runtime {
         narrow_is_utf8: bool,
     ) -> Result<Mailbox> {
         self.resolve(session, name, narrow_is_utf8)
+    }
+}
+
+/// What a composer that sends itself uses: the caller's session on this runtime.
+struct SessionOutgoing {
+    runtime: Arc<Runtime>,
+    session: usize,
+}
+
+impl mapishim_core::Outgoing for SessionOutgoing {
+    fn resolve_field(&self, text: &str) -> Result<Vec<Mailbox>> {
+        self.runtime.builder_for(self.session).resolve_field(text)
+    }
+
+    fn send(&self, message: &Message) -> Result<Delivery> {
+        // Finished by the user: the backend must not treat it as a dialog request again.
+        let mut message = message.clone();
+        message.dialog = false;
+        message.modeless = false;
+        self.runtime.backend.send_in_session(self.session, &message)
     }
 }
 

@@ -108,6 +108,10 @@ pub static COMPOSERS: &[ComposerEntry] = &[
         kinds: &[ComposerKind::Drafts],
         build: |c, s| Box::new(drafts_composer(c, s)),
     },
+    ComposerEntry {
+        kinds: &[ComposerKind::Window],
+        build: |_, _| Box::new(mapishim_window::ComposeWindow),
+    },
 ];
 
 pub fn backend_entry(kind: BackendKind) -> &'static BackendEntry {

@@ -16,6 +16,8 @@ pub enum ComposerKind {
     Auto,
     /// Stores the message in the webmail's Drafts folder (`via`), then opens `open`.
     Drafts,
+    /// The built-in Win32 compose window (`mapishim-window`); Windows and Wine only.
+    Window,
     /// Only in `[[route]]`: dialog requests of that program go to the backend.
     None,
 }
@@ -27,6 +29,7 @@ pub const COMPOSER_KINDS: &[(ComposerKind, &str)] = &[
     (ComposerKind::Mailto, "mailto"),
     (ComposerKind::Auto, "auto"),
     (ComposerKind::Drafts, "drafts"),
+    (ComposerKind::Window, "window"),
     (ComposerKind::None, "none"),
 ];
 
@@ -37,6 +40,13 @@ impl ComposerKind {
             .find(|(kind, _)| *kind == self)
             .map_or("?", |(_, name)| name)
     }
+}
+
+/// Why `kind = "window"` cannot open here, with the alternatives; `None` on Windows.
+pub fn window_unavailable() -> Option<&'static str> {
+    (!cfg!(windows)).then_some(
+        "kind = \"window\" is Windows-only (Windows programs, also under Wine); here use \"xdg-email\", \"thunderbird\", \"mailto\", \"auto\" or \"drafts\"",
+    )
 }
 
 /// `[composer] via`: where the `drafts` kind stores the draft.

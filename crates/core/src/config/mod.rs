@@ -50,6 +50,7 @@ mod tests;
 pub use backend::{BACKENDS, BackendKind, BackendSpec};
 pub use composer::{
     COMPOSER_KINDS, ComposerKind, ComposerSettings, DEFAULT_RETENTION_HOURS, DraftsVia, WEBLINK,
+    window_unavailable,
 };
 pub use error::ConfigError;
 pub use forward::ForwardSettings;

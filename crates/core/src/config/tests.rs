@@ -396,3 +396,19 @@ fn graph_backend_defaults_presets_and_refusals() {
     // Not used, no section: nothing.
     assert!(Settings::from_toml("", None).unwrap().graph.is_none());
 }
+
+#[test]
+fn window_composer_is_a_kind_and_windows_only() {
+    let s = Settings::from_toml("[composer]\nkind = \"window\"\n", None).unwrap();
+    assert_eq!(s.composer.unwrap().kind, ComposerKind::Window);
+    let note = window_unavailable();
+    if cfg!(windows) {
+        assert_eq!(note, None);
+    } else {
+        let note = note.unwrap();
+        assert!(note.contains("Windows-only"), "{note}");
+        for other in ["xdg-email", "thunderbird", "mailto", "auto", "drafts"] {
+            assert!(note.contains(other), "{note}");
+        }
+    }
+}
