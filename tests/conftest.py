@@ -100,6 +100,16 @@ def wine_prefix():
     prefix = ROOT / "target" / "wine" / "prefix"
     env = dict(os.environ, WINEPREFIX=str(prefix), WINEDEBUG="-all", WINEARCH="win64")
     env.pop("DISPLAY", None)
+    boot_prefix(prefix, env)
+    # A persistent server keeps later runs fast; it daemonizes, so it must not hold our pipes.
+    # It exits 2 when wineboot's server is still running, which serves as well.
+    subprocess.run(["wineserver", "-p"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    yield prefix
+    run(["wineserver", "-k"], env=env, check=False)
+
+
+def boot_prefix(prefix, env):
+    """Creates the Wine prefix `env` names unless it exists."""
     if not (prefix / "system.reg").exists():
         prefix.parent.mkdir(parents=True, exist_ok=True)
         # No pipes: wineboot leaves the server and helper processes running with our handles.
@@ -107,11 +117,6 @@ def wine_prefix():
             booted = subprocess.run(["wineboot", "-i"], env=env, stdout=log, stderr=log, timeout=600)
             log.seek(0)
             assert booted.returncode == 0, f"wineboot failed: {log.read().decode(errors='replace')[-2000:]}"
-    # A persistent server keeps later runs fast; it daemonizes, so it must not hold our pipes.
-    # It exits 2 when wineboot's server is still running, which serves as well.
-    subprocess.run(["wineserver", "-p"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    yield prefix
-    run(["wineserver", "-k"], env=env, check=False)
 
 
 def wine_env(prefix, overrides="mapi32=n"):

@@ -5,13 +5,12 @@ window, press Alt+S or Esc, then check what the call returned and what the outbo
 import os
 import shutil
 import subprocess
-import tempfile
 import time
 from pathlib import Path
 
 import pytest
 
-from conftest import C_DIR, ROOT, Runner, run, wine_env, wine_program
+from conftest import C_DIR, ROOT, Runner, boot_prefix, run, wine_env, wine_program
 from smtp_server import Server, tls_contexts
 
 MAPI_DIALOG = 0x8
@@ -56,12 +55,7 @@ def window_prefix(display):
     and desktop run without a display."""
     prefix = ROOT / "target" / "wine" / "window-prefix"
     env = dict(os.environ, WINEPREFIX=str(prefix), WINEDEBUG="-all", WINEARCH="win64", DISPLAY=display)
-    if not (prefix / "system.reg").exists():
-        prefix.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryFile() as log:
-            booted = subprocess.run(["wineboot", "-i"], env=env, stdout=log, stderr=log, timeout=600)
-            log.seek(0)
-            assert booted.returncode == 0, f"wineboot failed: {log.read().decode(errors='replace')[-2000:]}"
+    boot_prefix(prefix, env)
     yield prefix
     subprocess.run(["wineserver", "-k"], env=env, check=False)
 
