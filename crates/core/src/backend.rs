@@ -77,8 +77,9 @@ pub trait Outgoing: Send + Sync {
     /// One address field as typed (a `;` or `,` list): each entry resolved as
     /// `MAPIResolveName` would; an unknown or ambiguous name is an error naming it.
     fn resolve_field(&self, text: &str) -> Result<Vec<Mailbox>>;
-    /// Delivers through the configured backend.
-    fn send(&self, message: &Message) -> Result<Delivery>;
+    /// Delivers through the configured backend. Taken by value: the message holds the
+    /// attachments' bytes, and the engine adjusts it before delivery without a copy.
+    fn send(&self, message: Message) -> Result<Delivery>;
 }
 
 /// A draft the server confirmed.

@@ -295,9 +295,8 @@ impl mapishim_core::Outgoing for SessionOutgoing {
         self.runtime.builder_for(self.session).resolve_field(text)
     }
 
-    fn send(&self, message: &Message) -> Result<Delivery> {
+    fn send(&self, mut message: Message) -> Result<Delivery> {
         // Finished by the user: the backend must not treat it as a dialog request again.
-        let mut message = message.clone();
         message.dialog = false;
         message.modeless = false;
         self.runtime.backend.send_in_session(self.session, &message)

@@ -330,7 +330,7 @@ fn try_send(
             return None;
         }
     };
-    let result = outgoing.send(&finished);
+    let result = outgoing.send(finished);
     if let Err(e) = &result {
         // The user is told why before the window closes (the caller gets the code).
         tell(
