@@ -1,5 +1,5 @@
 //! `mapishim drafts push` and the `[imap]` lines of `config check` (docs/webmail.md).
-use mapishim_core::config::{ComposerKind, DraftsVia, Settings};
+use mapishim_core::config::{DraftsVia, Settings};
 use mapishim_imap::{SpecialUse, display_name};
 
 /// What `config check` prints about `[imap]`; with `connect`, it logs in and looks the
@@ -8,7 +8,7 @@ pub fn report(s: &Settings, connect: bool, warnings: &mut Vec<String>) -> Result
     let via_graph = s
         .composer
         .as_ref()
-        .is_some_and(|c| c.kind == ComposerKind::Drafts && c.via == DraftsVia::Graph);
+        .is_some_and(|c| c.drafts_via() == Some(DraftsVia::Graph));
     if connect && via_graph {
         let graph = mapishim_engine::registry::graph_backend(s).ok_or("no [graph] settings")?;
         let folder = graph
@@ -89,8 +89,8 @@ pub fn push(s: &Settings) -> Result<(), String> {
     let via = s
         .composer
         .as_ref()
-        .filter(|c| c.kind == ComposerKind::Drafts)
-        .map_or(DraftsVia::Imap, |c| c.via);
+        .and_then(|c| c.drafts_via())
+        .unwrap_or(DraftsVia::Imap);
     let store = mapishim_engine::registry::draft_store(s, via).ok_or(
         "drafts push needs an [imap] section, or [composer] kind = \"drafts\" with via = \"graph\"",
     )?;

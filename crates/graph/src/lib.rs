@@ -295,7 +295,7 @@ impl GraphBackend {
         let url = self.url("/me/mailFolders/drafts");
         let answer = self
             .call("look up the Drafts folder", "GET", &url, Body::Empty)
-            .map_err(|f| MapiError::new(f.code(), f.text()))?;
+            .map_err(Failure::into_error)?;
         Ok(answer.json["displayName"]
             .as_str()
             .unwrap_or("Drafts")
@@ -393,31 +393,21 @@ impl GraphBackend {
 }
 
 impl Failure {
-    /// The caller's code when no spool stands behind the request (drafts).
-    fn code(&self) -> MapiCode {
-        match self {
-            Failure::Auth(_) => MapiCode::LogonFailure,
-            Failure::Transient(_) => MapiCode::NetworkFailure,
-            Failure::Recipients(_) | Failure::Refused(_) => MapiCode::Failure,
-        }
-    }
-
-    fn text(&self) -> &str {
-        match self {
-            Failure::Auth(t)
-            | Failure::Recipients(t)
-            | Failure::Refused(t)
-            | Failure::Transient(t) => t,
-        }
+    /// The caller's error when no spool stands behind the request (drafts, `config check`).
+    fn into_error(self) -> MapiError {
+        let (code, text) = match self {
+            Failure::Auth(t) => (MapiCode::LogonFailure, t),
+            Failure::Transient(t) => (MapiCode::NetworkFailure, t),
+            Failure::Recipients(t) | Failure::Refused(t) => (MapiCode::Failure, t),
+        };
+        MapiError::new(code, text)
     }
 }
 
 /// `[composer] kind = "drafts"` with `via = "graph"`: the draft stays in Drafts, unsent.
 impl DraftStore for GraphBackend {
     fn upload(&self, data: &[u8]) -> Result<StoredDraft> {
-        let draft = self
-            .create_draft(data)
-            .map_err(|f| MapiError::new(f.code(), f.text()))?;
+        let draft = self.create_draft(data).map_err(Failure::into_error)?;
         tracing::info!(id = %draft.id, bytes = data.len(), "draft created by Microsoft Graph");
         Ok(StoredDraft {
             web_link: draft.web_link,

@@ -80,6 +80,13 @@ pub struct ComposerSettings {
     pub via: DraftsVia,
 }
 
+impl ComposerSettings {
+    /// Where drafts go when the kind is `drafts`; `None` for every other kind.
+    pub fn drafts_via(&self) -> Option<DraftsVia> {
+        (self.kind == ComposerKind::Drafts).then_some(self.via)
+    }
+}
+
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct ComposerSection {

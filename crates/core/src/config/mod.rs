@@ -230,7 +230,7 @@ fn composer_for(
         .transpose()?;
     if composer
         .as_ref()
-        .is_some_and(|c| c.kind == ComposerKind::Drafts && c.via == DraftsVia::Imap)
+        .is_some_and(|c| c.drafts_via() == Some(DraftsVia::Imap))
         && imap.is_none()
     {
         return Err(ctx.error(
@@ -268,7 +268,7 @@ impl Settings {
         let composer = composer_for(&file, imap.as_ref(), &ctx)?;
         let graph_drafts = composer
             .as_ref()
-            .is_some_and(|c| c.kind == ComposerKind::Drafts && c.via == DraftsVia::Graph);
+            .is_some_and(|c| c.drafts_via() == Some(DraftsVia::Graph));
         let graph = graph::validate(
             file.graph.as_ref(),
             uses(BackendKind::Graph) || graph_drafts,
