@@ -69,8 +69,7 @@ impl Drop for TempGuard<'_> {
 }
 
 /// Renders into the new private file `temp`, fsyncs it, renames it onto `target` (replacing
-/// what is there) and fsyncs the target's folder. On any error nothing is left behind. A
-/// missing folder of `temp` is created private (as by [`create_private_dir_all`]).
+/// what is there) and fsyncs the target's folder. On any error nothing is left behind.
 /// `temp` must be in the same file system as `target` and not look complete to readers
 /// (outboxes use [`TEMP_PREFIX`], Maildirs their `tmp/` folder).
 pub fn write_atomically(
@@ -78,14 +77,33 @@ pub fn write_atomically(
     target: &Path,
     render: impl FnOnce(&mut dyn Write) -> io::Result<()>,
 ) -> Result<()> {
+    write_into(temp, target, false, render)
+}
+
+/// [`write_atomically`] for a store that makes its folder on first use (outbox, spool,
+/// drafts): a missing folder of `temp` is created private (as by [`create_private_dir_all`])
+/// when the temporary file cannot be, so that a burst of sends does not pay two system
+/// calls per message to make sure of a folder that is there.
+pub fn write_atomically_making_folder(
+    temp: &Path,
+    target: &Path,
+    render: impl FnOnce(&mut dyn Write) -> io::Result<()>,
+) -> Result<()> {
+    write_into(temp, target, true, render)
+}
+
+fn write_into(
+    temp: &Path,
+    target: &Path,
+    make_folder: bool,
+    render: impl FnOnce(&mut dyn Write) -> io::Result<()>,
+) -> Result<()> {
     debug_assert!(temp.extension().is_none_or(|e| e != "eml"));
     let failed = |what: &str, e: io::Error| {
         MapiError::from_store_io(&e, &format!("{what} {}", temp.display()))
     };
     let file = match create_new_private(temp) {
-        // The folder is made only when missing: making sure of it first would cost every
-        // message two system calls, which a burst of sends pays between its fsyncs.
-        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+        Err(e) if make_folder && e.kind() == io::ErrorKind::NotFound => {
             let dir = temp.parent().filter(|d| !d.as_os_str().is_empty());
             dir.map_or(Err(e), create_private_dir_all)
                 .and_then(|()| create_new_private(temp))
@@ -382,6 +400,20 @@ mod tests {
         assert_eq!(err.code(), 2);
         assert_eq!(fs::read(&target).unwrap(), b"new");
         assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn only_stores_that_ask_get_their_folder_made() {
+        let dir = tempfile::tempdir().unwrap();
+        let folder = dir.path().join("a/b");
+        let (temp, target) = (folder.join(".tmp-m"), folder.join("m"));
+        let err = write_atomically(&temp, &target, |w| w.write_all(b"x")).unwrap_err();
+        assert_eq!(err.code(), 2);
+        assert!(!dir.path().join("a").exists(), "nothing made");
+        write_atomically_making_folder(&temp, &target, |w| w.write_all(b"x")).unwrap();
+        assert_eq!(fs::read(&target).unwrap(), b"x");
+        #[cfg(unix)]
+        assert_eq!(mode(&folder), 0o700);
     }
 
     #[test]

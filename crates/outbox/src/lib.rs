@@ -110,7 +110,7 @@ pub fn store(
     sweep_now_and_then(dir);
     let stem = unique_stem(SystemTime::now());
     let final_path = dir.join(format!("{stem}.eml"));
-    files::write_atomically(
+    files::write_atomically_making_folder(
         &dir.join(format!("{TEMP_PREFIX}{stem}")),
         &final_path,
         render,
