@@ -341,7 +341,7 @@ STAGES = {
     "c": "everything else: C programs against the Linux library, headers, symbols, valgrind, the CLI",
 }
 WINE_FIXTURES = {"windows_dist", "wine_prefix", "wine8_ready", "wine_kind"}
-SERVICE_HELPERS = {"smtp_server", "dovecot", "dovecot_server", "graph_standin"}
+SERVICE_HELPERS = {"smtp_server", "smtp_sink", "dovecot", "dovecot_server", "graph_standin"}
 
 
 def stage_of(item):

@@ -1,5 +1,7 @@
 """A real SMTP server on loopback for the tests: aiosmtpd, with optional STARTTLS,
-implicit TLS, AUTH, per-recipient refusals, and a connection drop during DATA."""
+implicit TLS, AUTH, per-recipient refusals, a connection drop during DATA, and optional
+PIPELINING (RFC 2920; aiosmtpd reads commands from one stream, so it serves pipelined
+commands as they come, but does not announce the extension)."""
 
 import asyncio
 import socket
@@ -31,15 +33,41 @@ class Recorder:
     refuse: set = field(default_factory=set)
     drop_data: int = 0  # drop the connection during this many DATA commands
     data_delay: float = 0.0  # seconds before answering DATA (so that concurrent clients overlap)
+    pipelining: bool = False  # announce PIPELINING
+    refuse_mail: str = ""  # the reply to every MAIL FROM, e.g. "550 5.7.1 sender refused"
     messages: list = field(default_factory=list)
-    connections: int = 0
+    peers: set = field(default_factory=set)  # one per connection
+    pipelined: int = 0  # MAIL commands that arrived with the RCPT already behind them
+    noops: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @property
+    def connections(self):
+        return len(self.peers)
 
     async def handle_EHLO(self, server, session, envelope, hostname, responses):
         with self.lock:
-            self.connections += 1
+            self.peers.add(session.peer)
         session.host_name = hostname
+        if self.pipelining:
+            responses.insert(-1, "250-PIPELINING")
         return responses
+
+    async def handle_MAIL(self, server, session, envelope, address, mail_options):
+        # What the client wrote behind MAIL before reading its reply (aiosmtpd's reader).
+        if b"RCPT TO:" in bytes(server._reader._buffer).upper():
+            with self.lock:
+                self.pipelined += 1
+        if self.refuse_mail:
+            return self.refuse_mail
+        envelope.mail_from = address
+        envelope.mail_options.extend(mail_options)
+        return "250 OK"
+
+    async def handle_NOOP(self, server, session, envelope, arg):
+        with self.lock:
+            self.noops += 1
+        return "250 OK"
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         if address in self.refuse:

@@ -135,8 +135,10 @@ def test_connection_dropped_mid_data_loses_nothing_and_duplicates_nothing(linux_
     assert spool(setup) == []
 
 
-def test_550_on_the_only_recipient(linux_suite, setup):
+@pytest.mark.parametrize("pipelining", [False, True], ids=["one-by-one", "pipelining"])
+def test_550_on_the_only_recipient(linux_suite, setup, pipelining):
     with Server() as server:
+        server.recorder.pipelining = pipelining
         server.recorder.refuse.add("nobody@example.org")
         smtp_config(setup, server.port)
         assert rc(run_case(linux_suite, setup, "send_one", MAPISHIM_TEST_TO="only")) == 14
@@ -147,8 +149,10 @@ def test_550_on_the_only_recipient(linux_suite, setup):
     assert "550" in reason and "nobody@example.org" in reason and "time:" in reason
 
 
-def test_some_recipients_refused(linux_suite, setup):
+@pytest.mark.parametrize("pipelining", [False, True], ids=["one-by-one", "pipelining"])
+def test_some_recipients_refused(linux_suite, setup, pipelining):
     with Server() as server:
+        server.recorder.pipelining = pipelining
         server.recorder.refuse.add("cc@example.org")
         smtp_config(setup, server.port)
         assert rc(run_case(linux_suite, setup, "send_one")) == 0
@@ -158,8 +162,10 @@ def test_some_recipients_refused(linux_suite, setup):
     assert "cc@example.org" in copy.with_suffix(".reason").read_text()
 
 
-def test_8_threads_share_a_small_pool(linux_suite, setup):
+@pytest.mark.parametrize("pipelining", [False, True], ids=["one-by-one", "pipelining"])
+def test_8_threads_share_a_small_pool(linux_suite, setup, pipelining):
     with Server() as server:
+        server.recorder.pipelining = pipelining
         smtp_config(setup, server.port)
         proc = run_case(linux_suite, setup, "threads")
         assert proc.returncode == 0, proc.stderr

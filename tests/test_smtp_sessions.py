@@ -1,11 +1,17 @@
-"""SMTP hardening (issue 11): a bounded `password_command` (item 3) and one connection per
-MAPILogon session (item 17), against aiosmtpd on loopback with STARTTLS and AUTH."""
+"""SMTP hardening (issue 11): a bounded `password_command` (item 3), one connection per
+MAPILogon session (item 17), against aiosmtpd on loopback with STARTTLS and AUTH; and a
+session's messages pipelined (RFC 2920) to aiosmtpd announcing PIPELINING and to Postfix's
+smtp-sink, with no NOOP probe between them."""
 
+import email
+import email.policy
 import time
 
 import pytest
 from conftest import C_DIR, Runner, compile_c, run_unpiped
 from oauth_smtp import OAuthSmtp, tls_context
+from smtp_server import Server
+from smtp_sink import SmtpSink
 
 
 @pytest.fixture(scope="session")
@@ -72,3 +78,70 @@ def test_password_command_is_bounded_and_never_empty(session_sends, setup, tmp_p
     assert elapsed < 3 + 1, f"returned after {elapsed:.1f} s"
     assert smtp.messages == [] and smtp.handler.attempts == [] and spooled(setup) == []
     assert expected in setup.log.read_text()
+
+
+def plain_config(setup, port):
+    setup.write_config(
+        text=(
+            'backend = "smtp"\nfrom = "Accounts <accounts@example.org>"\n'
+            "[outbox]\ndir = {outbox}\n[log]\nfile = {log}\nlevel = \"debug\"\n"
+            f'[smtp]\nhost = "127.0.0.1"\nport = {port}\nsecurity = "none"\ntimeout_secs = 5\n'
+        )
+    )
+
+
+@pytest.mark.parametrize("pipelining", [True, False], ids=["pipelining", "one-by-one"])
+def test_a_session_pipelines_when_offered_and_never_probes(session_sends, setup, pipelining):
+    with Server() as server:
+        server.recorder.pipelining = pipelining
+        plain_config(setup, server.port)
+        codes, _ = sends(session_sends, setup, 1, 5)
+    assert codes == [0] * 5
+    assert [m.rcpt_tos for m in server.messages] == [["to@example.org"]] * 5
+    assert server.recorder.connections == 1
+    # Two round trips a message with PIPELINING (the envelope, then the content), four
+    # without; never a NOOP before reusing the session's connection.
+    assert server.recorder.pipelined == (5 if pipelining else 0)
+    assert server.recorder.noops == 0
+
+
+def test_a_refused_sender_leaves_the_pipelined_connection_in_step(session_sends, setup):
+    with Server() as server:
+        server.recorder.pipelining = True
+        server.recorder.refuse_mail = "550 5.7.1 sender refused"
+        plain_config(setup, server.port)
+        started = time.monotonic()
+        codes, _ = sends(session_sends, setup, 1, 3, timeout=30)
+    assert time.monotonic() - started < 10, "every reply was read; nothing waited for a timeout"
+    assert codes == [2] * 3 and server.messages == []
+    assert server.recorder.connections == 1, "the replies stayed in step: no reconnect"
+    assert "MAIL FROM: permanent error (550): 5.7.1 sender refused" in setup.log.read_text()
+    assert len(list((setup.outbox / "failed").glob("*.eml"))) == 3
+
+
+def test_a_connection_the_server_closed_while_idle_is_replaced(session_sends, setup):
+    # smtp-sink ends a session after 1 s without a command (-t 1): the pooled connection is
+    # dead when the next round sends, and that message goes out on a new one, once.
+    with SmtpSink(dump=True, options=["-t", "1"]) as sink:
+        plain_config(setup, sink.port)
+        codes, _ = sends(session_sends, setup, 1, 3, pause_ms=2500)
+    assert codes == [0] * 3
+    assert sink.messages == 3 and len(sink.dumps) == 3
+    assert spooled(setup) == []
+    assert setup.log.read_text().count("trying a new one") == 2
+
+
+def test_pipelined_messages_reach_smtp_sink_intact(session_sends, setup):
+    with SmtpSink(dump=True) as sink:
+        plain_config(setup, sink.port)
+        codes, _ = sends(session_sends, setup, 2, 4)
+    assert codes == [0] * 8 and sink.messages == 8
+    subjects = []
+    for dumped in sink.dumps:
+        # smtp-sink writes its own X-Client-* and Received lines above the message.
+        parsed = email.message_from_bytes(dumped, policy=email.policy.default)
+        assert parsed["X-Rcpt-Args"] is not None or parsed["Received"] is not None
+        assert parsed["From"] == "Accounts <accounts@example.org>"
+        assert parsed.get_body(("plain",)).get_content().rstrip() == "Hello."
+        subjects.append(str(parsed["Subject"]))
+    assert sorted(subjects) == sorted(f"session {s} round {r}" for s in (1, 2) for r in range(1, 5))

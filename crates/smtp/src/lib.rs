@@ -3,7 +3,8 @@
 //!
 //! lettre's `SmtpConnection` is used command by command rather than through its transport,
 //! because each recipient's answer matters: a 5xx for some recipients must not stop delivery
-//! to the others.
+//! to the others. lettre does not pipeline; where the server offers PIPELINING (RFC 2920)
+//! the envelope goes out here as one write, its replies read in order (see [`Link`]).
 #![forbid(unsafe_code)]
 
 mod sasl;
@@ -14,8 +15,9 @@ pub use sasl::Mechanism as OAuthMechanism;
 use lettre::address::Address;
 use lettre::transport::smtp::authentication::{Credentials, Mechanism};
 use lettre::transport::smtp::client::{Certificate, SmtpConnection, TlsParameters};
-use lettre::transport::smtp::commands::{Data, Mail, Rcpt, Rset};
+use lettre::transport::smtp::commands::{Data, Ehlo, Mail, Rcpt, Rset};
 use lettre::transport::smtp::extension::{ClientId, Extension, MailBodyParameter, MailParameter};
+use lettre::transport::smtp::response::Response;
 use mapishim_core::config::{OnFailure, Security, SmtpAuth, SmtpSettings};
 use mapishim_core::mime::{self, BccHeader};
 use mapishim_core::{Backend, Delivery, LogonRequest, MapiCode, MapiError, Message, Result};
@@ -122,15 +124,6 @@ fn classify(e: lettre::transport::smtp::Error, stage: &str) -> Failure {
     }
 }
 
-/// Message content in one piece: dot-stuffed, CRLF-terminated, with the final `.` line.
-struct Content(String);
-
-impl std::fmt::Display for Content {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
 /// Content up to this size goes out as one write.
 const SINGLE_WRITE_LIMIT: usize = 4 * 1024 * 1024;
 
@@ -148,7 +141,7 @@ fn send_content(
         Ok(text) if data.len() <= SINGLE_WRITE_LIMIT => text,
         _ => return conn.message(data),
     };
-    conn.command(Content(stuffed(text)))
+    conn.command(sasl::Line(stuffed(text)))
 }
 
 /// RFC 5321 §4.5.2 transparency: a leading `.` is doubled; then the terminating line.
@@ -170,8 +163,62 @@ fn stuffed(text: &str) -> String {
     out
 }
 
+/// A connection and what its server offers beyond what lettre records.
+struct Link {
+    conn: SmtpConnection,
+    /// RFC 2920: the envelope (MAIL, every RCPT, DATA) goes out as one write.
+    pipelining: bool,
+}
+
+impl Link {
+    /// lettre's `ServerInfo` keeps only the extensions it uses, so the EHLO is asked once
+    /// more for PIPELINING, before AUTH (a post-AUTH EHLO may reset the session on some
+    /// servers). One round trip per connection, saving three per message.
+    fn new(mut conn: SmtpConnection) -> std::result::Result<Self, Failure> {
+        let reply = conn
+            .command(Ehlo::new(ClientId::default()))
+            .map_err(|e| classify(e, "EHLO"))?;
+        let pipelining = reply.message().skip(1).any(|line| {
+            line.split_ascii_whitespace()
+                .next()
+                .is_some_and(|keyword| keyword.eq_ignore_ascii_case("PIPELINING"))
+        });
+        Ok(Self { conn, pipelining })
+    }
+}
+
+/// Where a transaction failed: before the server took any part of the message, a pooled
+/// connection that turned out dead (closed while idle, `421`) is worth one retry on a new one.
+#[derive(Debug, PartialEq, Eq)]
+enum Stage {
+    Envelope,
+    Content,
+}
+
+type SmtpError = lettre::transport::smtp::Error;
+type Reply = std::result::Result<Response, SmtpError>;
+
+/// The replies to one envelope: one per RCPT, then DATA's (`None`: DATA was not sent).
+struct Replies {
+    rcpts: Vec<Reply>,
+    data: Option<Reply>,
+}
+
+/// A reply read, positive or not; `Err` when none could be (the connection is gone).
+fn replied(reply: Reply, stage: &str) -> std::result::Result<Reply, Failure> {
+    match reply {
+        Err(e) if !(e.is_permanent() || e.is_transient()) => Err(classify(e, stage)),
+        reply => Ok(reply),
+    }
+}
+
+fn parse_address(a: &str) -> std::result::Result<Address, Failure> {
+    a.parse::<Address>()
+        .map_err(|e| Failure::Permanent(format!("address {a:?}: {e}")))
+}
+
 struct Pooled {
-    connection: SmtpConnection,
+    connection: Link,
     idle_since: Instant,
 }
 
@@ -256,7 +303,7 @@ impl SmtpBackend {
     }
 
     /// TCP, TLS as configured, EHLO: a connection ready for AUTH or MAIL.
-    fn open(&self) -> std::result::Result<SmtpConnection, Failure> {
+    fn open(&self) -> std::result::Result<Link, Failure> {
         let s = &self.settings;
         let hello = ClientId::default();
         let address = (s.host.as_str(), s.port);
@@ -282,13 +329,14 @@ impl SmtpBackend {
             conn.starttls(tls.as_ref().expect("starttls has parameters"), &hello)
                 .map_err(|e| classify(e, "STARTTLS"))?;
         }
-        Ok(conn)
+        Link::new(conn)
     }
 
-    fn connect(&self) -> std::result::Result<SmtpConnection, Failure> {
-        let mut conn = self.open()?;
+    fn connect(&self) -> std::result::Result<Link, Failure> {
+        let mut link = self.open()?;
+        let conn = &mut link.conn;
         let Some(user) = &self.settings.username else {
-            return Ok(conn);
+            return Ok(link);
         };
         // Guarded in the configuration too: AUTH never goes over an unencrypted link.
         if !conn.is_encrypted() {
@@ -307,11 +355,11 @@ impl SmtpBackend {
             let credentials = Credentials::new(user.clone(), self.password()?);
             conn.auth(&[Mechanism::Plain, Mechanism::Login], &credentials)
                 .map_err(|e| password_refused(user, e))?;
-            return Ok(conn);
+            return Ok(link);
         };
         let token = tokens.access_token().map_err(token_failure)?;
-        match self.sasl(&mut conn, *mechanism, user, &token) {
-            sasl::Outcome::Accepted => return Ok(conn),
+        match self.sasl(conn, *mechanism, user, &token) {
+            sasl::Outcome::Accepted => return Ok(link),
             sasl::Outcome::Failed(e) => return Err(sasl_failed(*mechanism, user, e)),
             sasl::Outcome::Rejected(why) => {
                 tracing::info!(
@@ -322,9 +370,9 @@ impl SmtpBackend {
             }
         }
         let token = tokens.force_refresh(&token).map_err(token_failure)?;
-        let mut conn = self.open()?;
-        match self.sasl(&mut conn, *mechanism, user, &token) {
-            sasl::Outcome::Accepted => Ok(conn),
+        let mut link = self.open()?;
+        match self.sasl(&mut link.conn, *mechanism, user, &token) {
+            sasl::Outcome::Accepted => Ok(link),
             sasl::Outcome::Failed(e) => Err(sasl_failed(*mechanism, user, e)),
             sasl::Outcome::Rejected(why) => Err(Failure::Auth(format!(
                 "AUTH {} as {user}: the server refused a freshly refreshed access token: {why}; \
@@ -347,8 +395,10 @@ impl SmtpBackend {
     }
 
     /// The connection for `session`: its own (sessions other than 0) or a pooled one, if
-    /// it still answers; else a new one.
-    fn checkout(&self, session: usize) -> std::result::Result<SmtpConnection, Failure> {
+    /// not idle too long (and then `true`: it may have been closed meanwhile); else a new
+    /// one. No NOOP probe: it cost a round trip per message and cannot rule out a close
+    /// racing the next command anyway; [`Self::deliver_in`] retries instead.
+    fn checkout(&self, session: usize) -> std::result::Result<(Link, bool), Failure> {
         loop {
             let pooled = if session != 0 {
                 let mut sessions = self.sessions.lock().unwrap_or_else(|p| p.into_inner());
@@ -361,17 +411,17 @@ impl SmtpBackend {
             };
             match pooled {
                 Some(mut p) => {
-                    if p.idle_since.elapsed() < IDLE_TIMEOUT && p.connection.test_connected() {
-                        return Ok(p.connection);
+                    if p.idle_since.elapsed() < IDLE_TIMEOUT && !p.connection.conn.has_broken() {
+                        return Ok((p.connection, true));
                     }
-                    p.connection.abort();
+                    p.connection.conn.abort();
                 }
-                None => return self.connect(),
+                None => return Ok((self.connect()?, false)),
             }
         }
     }
 
-    fn checkin(&self, session: usize, mut connection: SmtpConnection) {
+    fn checkin(&self, session: usize, mut connection: Link) {
         if session != 0 {
             let mut sessions = self.sessions.lock().unwrap_or_else(|p| p.into_inner());
             if let Some(slot @ None) = sessions.get_mut(&session) {
@@ -388,7 +438,7 @@ impl SmtpBackend {
         pool.retain_mut(|p| {
             let fresh = p.idle_since.elapsed() < IDLE_TIMEOUT;
             if !fresh {
-                let _ = p.connection.quit();
+                let _ = p.connection.conn.quit();
             }
             fresh
         });
@@ -398,22 +448,65 @@ impl SmtpBackend {
                 idle_since: Instant::now(),
             });
         } else {
-            let _ = connection.quit();
+            let _ = connection.conn.quit();
         }
     }
 
-    /// One SMTP transaction on `conn`. The connection is usable afterwards only on `Ok` or
-    /// `AllRejected`.
+    /// One SMTP transaction on `link`. The connection is usable afterwards unless it failed
+    /// with `Failure::Transient`.
     fn transact(
-        conn: &mut SmtpConnection,
+        link: &mut Link,
         from: &str,
         recipients: &[&str],
         data: &[u8],
-    ) -> std::result::Result<Accepted, Failure> {
-        let parse = |a: &str| {
-            a.parse::<Address>()
-                .map_err(|e| Failure::Permanent(format!("address {a:?}: {e}")))
+    ) -> std::result::Result<Accepted, (Stage, Failure)> {
+        let envelope = |e| (Stage::Envelope, e);
+        let mail = Self::mail_command(link, from, recipients, data).map_err(envelope)?;
+        let rcpts = recipients
+            .iter()
+            .map(|rcpt| Ok(Rcpt::new(parse_address(rcpt)?, vec![])))
+            .collect::<std::result::Result<Vec<_>, Failure>>()
+            .map_err(envelope)?;
+        let replies = if link.pipelining {
+            Self::pipelined(&mut link.conn, &mail, &rcpts).map_err(envelope)?
+        } else {
+            Self::one_by_one(&mut link.conn, &mail, &rcpts).map_err(envelope)?
         };
+        let conn = &mut link.conn;
+        let mut rejected = Vec::new();
+        for (rcpt, reply) in recipients.iter().zip(replies.rcpts) {
+            match reply {
+                Ok(_) => {}
+                Err(e) if e.is_permanent() => rejected.push((rcpt.to_string(), e.to_string())),
+                Err(e) => return Err(envelope(classify(e, &format!("RCPT TO {rcpt}")))),
+            }
+        }
+        let all_rejected = rejected.len() == recipients.len();
+        match replies.data {
+            // A server that took DATA with no recipient gets an empty message (RFC 2920 §3.1).
+            Some(Ok(_)) if all_rejected => {
+                let _ = conn.command(sasl::Line(".\r\n".into()));
+            }
+            Some(Err(e)) if !all_rejected => return Err(envelope(classify(e, "DATA"))),
+            // Without PIPELINING, DATA is not sent once every recipient was refused.
+            _ => {}
+        }
+        if all_rejected {
+            let _ = conn.command(Rset);
+            return Err(envelope(Failure::AllRejected(rejected)));
+        }
+        // Lost before the final 250: the server may or may not have taken it; we keep it.
+        send_content(conn, data).map_err(|e| (Stage::Content, classify(e, "end of DATA")))?;
+        Ok(Accepted { rejected })
+    }
+
+    /// `MAIL FROM` with 8BITMIME and SMTPUTF8 as the message and addresses need them.
+    fn mail_command(
+        link: &Link,
+        from: &str,
+        recipients: &[&str],
+        data: &[u8],
+    ) -> std::result::Result<Mail, Failure> {
         let mut params = Vec::new();
         if !data.is_ascii() {
             params.push(MailParameter::Body(MailBodyParameter::EightBitMime));
@@ -422,32 +515,56 @@ impl SmtpBackend {
             .chain(recipients)
             .find(|a| !a.is_ascii())
         {
-            if !conn.server_info().supports_feature(Extension::SmtpUtfEight) {
+            if !link
+                .conn
+                .server_info()
+                .supports_feature(Extension::SmtpUtfEight)
+            {
                 return Err(Failure::NoSmtpUtf8(format!(
                     "address {address:?} is not ASCII and the server does not offer SMTPUTF8"
                 )));
             }
             params.push(MailParameter::SmtpUtfEight);
         }
-        conn.command(Mail::new(Some(parse(from)?), params))
-            .map_err(|e| classify(e, "MAIL FROM"))?;
-        let mut rejected = Vec::new();
-        let mut accepted = 0;
-        for rcpt in recipients {
-            match conn.command(Rcpt::new(parse(rcpt)?, vec![])) {
-                Ok(_) => accepted += 1,
-                Err(e) if e.is_permanent() => rejected.push((rcpt.to_string(), e.to_string())),
-                Err(e) => return Err(classify(e, &format!("RCPT TO {rcpt}"))),
-            }
+        Ok(Mail::new(Some(parse_address(from)?), params))
+    }
+
+    /// MAIL, each RCPT and DATA in one write; then their replies, every one read so that
+    /// the connection stays in step whatever the server refused.
+    fn pipelined(
+        conn: &mut SmtpConnection,
+        mail: &Mail,
+        rcpts: &[Rcpt],
+    ) -> std::result::Result<Replies, Failure> {
+        use std::fmt::Write;
+        let mut group = mail.to_string();
+        for rcpt in rcpts {
+            let _ = write!(group, "{rcpt}");
         }
-        if accepted == 0 {
-            let _ = conn.command(Rset);
-            return Err(Failure::AllRejected(rejected));
+        let _ = write!(group, "{Data}");
+        let mail = replied(conn.command(sasl::Line(group)), "MAIL FROM")?;
+        let mut rest = Vec::with_capacity(rcpts.len() + 1);
+        for _ in 0..=rcpts.len() {
+            rest.push(replied(conn.read_response(), "RCPT TO or DATA")?);
         }
-        conn.command(Data).map_err(|e| classify(e, "DATA"))?;
-        // Lost before the final 250: the server may or may not have taken it; we keep it.
-        send_content(conn, data).map_err(|e| classify(e, "end of DATA"))?;
-        Ok(Accepted { rejected })
+        if let Err(e) = mail {
+            return Err(classify(e, "MAIL FROM"));
+        }
+        let data = rest.pop();
+        Ok(Replies { rcpts: rest, data })
+    }
+
+    /// Without PIPELINING: each command waits for its reply; DATA only after a recipient
+    /// was accepted.
+    fn one_by_one(
+        conn: &mut SmtpConnection,
+        mail: &Mail,
+        rcpts: &[Rcpt],
+    ) -> std::result::Result<Replies, Failure> {
+        conn.command(mail).map_err(|e| classify(e, "MAIL FROM"))?;
+        let rcpts: Vec<_> = rcpts.iter().map(|rcpt| conn.command(rcpt)).collect();
+        let data = rcpts.iter().any(Result::is_ok).then(|| conn.command(Data));
+        Ok(Replies { rcpts, data })
     }
 
     /// Delivers one message: envelope sender, envelope recipients (To, Cc and Bcc), and data
@@ -469,15 +586,25 @@ impl SmtpBackend {
         recipients: &[&str],
         data: &[u8],
     ) -> std::result::Result<Accepted, Failure> {
-        let mut conn = self.checkout(session)?;
-        let result = Self::transact(&mut conn, from, recipients, data);
-        match &result {
-            Ok(_) | Err(Failure::AllRejected(_) | Failure::NoSmtpUtf8(_)) => {
-                self.checkin(session, conn)
+        let (mut link, reused) = self.checkout(session)?;
+        let mut result = Self::transact(&mut link, from, recipients, data);
+        if reused && matches!(result, Err((Stage::Envelope, Failure::Transient(_)))) {
+            // The pooled connection had been closed (or the server said 421) before it took
+            // anything: a new one gets the same chance a first send would have had.
+            if let Err((_, Failure::Transient(why))) = &result {
+                tracing::debug!("reused connection failed ({why}); trying a new one");
             }
-            Err(_) => conn.abort(),
+            link.conn.abort();
+            link = self.connect()?;
+            result = Self::transact(&mut link, from, recipients, data);
         }
-        result
+        // Every reply to what was sent has been read, except after a transient failure
+        // (a lost connection, or a 4xx with DATA's 354 left unanswered).
+        match &result {
+            Err((_, Failure::Transient(_))) => link.conn.abort(),
+            _ => self.checkin(session, link),
+        }
+        result.map_err(|(_, failure)| failure)
     }
 
     fn keep_failed(&self, message: &Message, reason: &str) {
@@ -507,7 +634,7 @@ impl Backend for SmtpBackend {
             .remove(&session)
             .flatten();
         if let Some(mut p) = own {
-            let _ = p.connection.quit();
+            let _ = p.connection.conn.quit();
         }
     }
 

@@ -48,7 +48,7 @@ impl Mechanism {
 }
 
 /// A command line whose text must never reach a log: lettre's `command` takes `Display`.
-struct Line(String);
+pub(crate) struct Line(pub(crate) String);
 
 impl std::fmt::Display for Line {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
