@@ -10,11 +10,13 @@ programs on the machine never read it. Under Wine it is the prefix's real
 %ProgramData%\\mapishim\\config.toml, and the policy is set with `wine reg add`."""
 
 import os
+import shutil
 from pathlib import Path
 
 import pytest
 
 from conftest import VCARDS, run
+from test_windows import wine, wine8_ready  # noqa: F401 (a fixture)
 
 ETC = Path("/etc/mapishim")
 LOCKED = "key `smtp` is locked by the machine configuration; the user's value is ignored"
@@ -95,3 +97,82 @@ def test_etc_file_errors_name_the_etc_file(dist, tmp_path):
     proc = with_etc_mapishim(machine_dir, [dist / "bin" / "mapishim", "config", "check"], linux_env(tmp_path))
     assert proc.returncode != 0
     assert f"{user}:2: key `locked`: `locked` belongs in the machine file" in proc.stderr, proc.stderr
+
+
+# ---- Windows, under Wine -----------------------------------------------------------------
+
+POLICY = r"HKLM\SOFTWARE\Policies\mapishim"
+USER_POLICY = r"HKCU\SOFTWARE\Policies\mapishim"
+
+
+@pytest.fixture
+def wine_files(wine8_ready):  # noqa: F811 (the imported fixture)
+    """The prefix's real machine file, user file and policy values, removed afterwards so
+    that other tests in the shared prefix see none of them."""
+    drive_c = wine8_ready / "drive_c"
+    users = [p for p in (drive_c / "users").iterdir() if (p / "AppData" / "Roaming").is_dir()]
+    assert len(users) == 1, users
+    paths = {
+        "machine": drive_c / "ProgramData" / "mapishim" / "config.toml",
+        "user": users[0] / "AppData" / "Roaming" / "mapishim" / "config.toml",
+        "policy": drive_c / "ProgramData" / "policy-share" / "mapishim.toml",
+        "user_name": users[0].name,
+    }
+    yield wine8_ready, paths
+    for key in (POLICY, USER_POLICY):
+        wine(wine8_ready, "reg", "delete", key, "/f", check=False)
+    for key in ("machine", "user", "policy"):
+        shutil.rmtree(paths[key].parent, ignore_errors=True)
+
+
+def write(path, text):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+
+
+def config_check(windows_dist, prefix):
+    proc = wine(prefix, windows_dist / "x64" / "mapishim.exe", "config", "check", check=False)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return proc.stdout.replace("\r\n", "\n")
+
+
+def test_wine_programdata_file_locked_and_policy(windows_dist, wine_files):
+    prefix, paths = wine_files
+    home = rf"C:\users\{paths['user_name']}\AppData\Roaming\mapishim\config.toml"
+    write(paths["machine"], MACHINE)
+    write(paths["user"], USER)
+    write(paths["user"].with_name("contacts.vcf"), VCARDS)
+    out = config_check(windows_dist, prefix)
+    assert "config:        C:\\ProgramData\\mapishim\\config.toml (machine)\n" in out, out
+    assert f"config:        {home}\n" in out, out
+    assert "source:        smtp.host = machine (C:\\ProgramData\\mapishim\\config.toml:5)\n" in out, out
+    assert f"source:        from = user ({home}:1)\n" in out, out
+    assert f"refused:       {home}:2: {LOCKED}\n" in out, out
+
+    # The policy names a file (REG_EXPAND_SZ, expanded) that takes the machine file's place.
+    write(paths["policy"], 'backend = "smtp"\n[smtp]\nhost = "policy.example.org"\n')
+    policy_value = r"%ProgramData%\policy-share\mapishim.toml"
+    wine(prefix, "reg", "add", POLICY, "/v", "ConfigFile", "/t", "REG_EXPAND_SZ", "/d", policy_value, "/f")
+    out = config_check(windows_dist, prefix)
+    named = r"C:\ProgramData\policy-share\mapishim.toml"
+    assert f"config:        {named} (policy, named by {POLICY}\\ConfigFile; in place of the machine file)\n" in out, out
+    assert "ProgramData\\mapishim\\config.toml" not in out, out
+    assert f"source:        smtp.host = user ({home}:3)\n" in out, out  # nothing locked now
+    assert f"source:        backend = policy ({named}:1)\n" in out, out
+    assert f"source:        from = user ({home}:1)\n" in out, out
+
+    # HKCU alone is read too; with both set, the machine policy wins (Group Policy's rule).
+    write(paths["policy"].with_name("user.toml"), 'from = "Policy User <pu@example.org>"\n')
+    user_value = str(paths["policy"].with_name("user.toml")).replace(str(prefix / "drive_c"), "C:").replace("/", "\\")
+    wine(prefix, "reg", "add", USER_POLICY, "/v", "ConfigFile", "/t", "REG_SZ", "/d", user_value, "/f")
+    out = config_check(windows_dist, prefix)
+    assert f"config:        {named} (policy, named by {POLICY}\\ConfigFile;" in out, out
+    wine(prefix, "reg", "delete", POLICY, "/f")
+    out = config_check(windows_dist, prefix)
+    assert f"config:        {user_value} (policy, named by {USER_POLICY}\\ConfigFile;" in out, out
+
+    # A policy file that cannot be read stops the configuration: no silent fallback.
+    wine(prefix, "reg", "add", POLICY, "/v", "ConfigFile", "/t", "REG_SZ", "/d", r"\\nosuchserver\share\mapishim.toml", "/f")
+    proc = wine(prefix, windows_dist / "x64" / "mapishim.exe", "config", "check", check=False)
+    assert proc.returncode != 0
+    assert r"\\nosuchserver\share\mapishim.toml: cannot read" in proc.stderr, proc.stderr

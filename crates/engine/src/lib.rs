@@ -11,7 +11,7 @@ use mapishim_core::RawRecipient;
 use mapishim_core::addressbook::AddressBook;
 use mapishim_core::compose::MessageBuilder;
 use mapishim_core::config::DEFAULT_RETENTION_HOURS;
-use mapishim_core::config::{ConfigSource, Settings, file_stamp};
+use mapishim_core::config::{ConfigSource, Origin, Settings, file_stamp};
 use mapishim_core::{
     Backend, Delivery, DialogComposer, LogonRequest, Mailbox, MapiCode, MapiError, Message,
     RawText, Result, SendRequest,
@@ -447,6 +447,12 @@ impl Engine {
         drop(replaced);
         tracing::info!(
             config = %source.path().map(|p| p.display().to_string()).unwrap_or_else(|| "built-in defaults".into()),
+            // The machine file, or the policy's file in its place, under the user's.
+            machine = %source
+                .files
+                .iter()
+                .find(|f| matches!(f.origin, Origin::Machine | Origin::Policy))
+                .map_or_else(|| "-".into(), |f| f.path.display().to_string()),
             backend = runtime.backend.name(),
             composer = runtime.settings.composer.as_ref().map(|c| c.kind.name()).unwrap_or("none"),
             route = runtime.settings.matched_route.as_deref().unwrap_or("-"),
