@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import VCARDS, run
+from conftest import VCARDS, require_wine, run
 from test_windows import wine, wine8_ready  # noqa: F401 (a fixture)
 
 ETC = Path("/etc/mapishim")
@@ -130,8 +130,8 @@ def write(path, text):
     path.write_text(text)
 
 
-def config_check(windows_dist, prefix):
-    proc = wine(prefix, windows_dist / "x64" / "mapishim.exe", "config", "check", check=False)
+def config_check(windows_dist, prefix, arch="x64"):
+    proc = wine(prefix, windows_dist / arch / "mapishim.exe", "config", "check", check=False)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     return proc.stdout.replace("\r\n", "\n")
 
@@ -176,3 +176,18 @@ def test_wine_programdata_file_locked_and_policy(windows_dist, wine_files):
     proc = wine(prefix, windows_dist / "x64" / "mapishim.exe", "config", "check", check=False)
     assert proc.returncode != 0
     assert r"\\nosuchserver\share\mapishim.toml: cannot read" in proc.stderr, proc.stderr
+
+
+def test_wine32_reads_the_same_machine_file_and_policy(windows_dist, wine_files):
+    """A 32-bit program sees the same %ProgramData% and the same HKLM policy key (not a
+    WOW64-redirected copy)."""
+    require_wine("wine32")
+    prefix, paths = wine_files
+    write(paths["machine"], MACHINE)
+    out = config_check(windows_dist, prefix, "x86")
+    assert "source:        smtp.host = machine (C:\\ProgramData\\mapishim\\config.toml:5)\n" in out, out
+    write(paths["policy"], 'backend = "smtp"\n[smtp]\nhost = "policy.example.org"\n')
+    wine(prefix, "reg", "add", POLICY, "/v", "ConfigFile", "/t", "REG_SZ", "/d", r"C:\ProgramData\policy-share\mapishim.toml", "/f")
+    out = config_check(windows_dist, prefix, "x86")
+    assert f"(policy, named by {POLICY}\\ConfigFile; in place of the machine file)\n" in out, out
+    assert "source:        smtp.host = policy (C:\\ProgramData\\policy-share\\mapishim.toml:3)\n" in out, out
