@@ -42,9 +42,14 @@ def with_etc_mapishim(machine_dir, cmd, env):
     """Runs `cmd` with `machine_dir` mounted on /etc/mapishim for it alone."""
     if os.geteuid() != 0:
         pytest.skip("binding a folder on /etc/mapishim needs root")
+    created = not ETC.exists()
     ETC.mkdir(exist_ok=True)  # the mount point; empty for every other program
     script = 'mount --bind "$1" /etc/mapishim && shift && exec "$@"'
-    return run(["unshare", "--mount", "--propagation", "private", "sh", "-c", script, "sh", machine_dir, *cmd], env=env, check=False)
+    try:
+        return run(["unshare", "--mount", "--propagation", "private", "sh", "-c", script, "sh", machine_dir, *cmd], env=env, check=False)
+    finally:
+        if created:
+            ETC.rmdir()
 
 
 def linux_env(tmp_path):
