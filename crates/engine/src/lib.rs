@@ -11,7 +11,7 @@ use mapishim_core::RawRecipient;
 use mapishim_core::addressbook::AddressBook;
 use mapishim_core::compose::MessageBuilder;
 use mapishim_core::config::DEFAULT_RETENTION_HOURS;
-use mapishim_core::config::{ConfigSource, Settings, file_stamp};
+use mapishim_core::config::{ConfigSource, Origin, Settings, file_stamp};
 use mapishim_core::{
     Backend, Delivery, DialogComposer, LogonRequest, Mailbox, MapiCode, MapiError, Message,
     RawText, Result, SendRequest,
@@ -310,9 +310,16 @@ pub fn read_attachment_root() -> PathBuf {
 
 type FileStamp = Option<(SystemTime, u64)>;
 
+/// Each user key the machine file's `locked` refused, once per load of the files.
+fn log_locked_overrides(settings: &Settings) {
+    for refused in &settings.locked_overrides {
+        tracing::warn!("{refused}");
+    }
+}
+
 struct Cached {
     source: ConfigSource,
-    config_stamp: FileStamp,
+    config_stamp: Vec<FileStamp>,
     vcard_stamps: Vec<FileStamp>,
     runtime: Arc<Runtime>,
 }
@@ -384,6 +391,7 @@ impl Engine {
                 // Logging first, so that a backend that cannot be built (a library that
                 // does not load) is reported in the configured log.
                 init_logging(Some(&settings));
+                log_locked_overrides(&settings);
                 let _inside = reentry::enter(settings.backend.name(), "initialization");
                 Runtime::build(settings)
             });
@@ -407,7 +415,7 @@ impl Engine {
     fn install(
         &self,
         source: ConfigSource,
-        config_stamp: FileStamp,
+        config_stamp: Vec<FileStamp>,
         runtime: Runtime,
     ) -> Arc<Runtime> {
         let vcard_stamps = runtime
@@ -439,6 +447,12 @@ impl Engine {
         drop(replaced);
         tracing::info!(
             config = %source.path().map(|p| p.display().to_string()).unwrap_or_else(|| "built-in defaults".into()),
+            // The machine file, or the policy's file in its place, under the user's.
+            machine = %source
+                .files
+                .iter()
+                .find(|f| matches!(f.origin, Origin::Machine | Origin::Policy))
+                .map_or_else(|| "-".into(), |f| f.path.display().to_string()),
             backend = runtime.backend.name(),
             composer = runtime.settings.composer.as_ref().map(|c| c.kind.name()).unwrap_or("none"),
             route = runtime.settings.matched_route.as_deref().unwrap_or("-"),
