@@ -3,6 +3,7 @@ virtual X display (Xvfb) started here, driven with xdotool as a user would: type
 window, press Alt+S or Esc, then check what the call returned and what the outbox holds."""
 
 import os
+import re
 import shutil
 import subprocess
 import time
@@ -10,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import C_DIR, ROOT, Runner, boot_prefix, run, wine_env, wine_program
+from conftest import C_DIR, ROOT, Runner, boot_prefix, run, run_unpiped, wine_env, wine_program
 from smtp_server import Server, tls_contexts
 
 MAPI_DIALOG = 0x8
@@ -35,7 +36,8 @@ def display():
             pytest.skip(f"{tool} not installed")
     n = free_display()
     xvfb = subprocess.Popen(
-        ["Xvfb", f":{n}", "-screen", "0", "1024x768x24", "-nolisten", "tcp"],
+        # Large enough for the window at 192 dpi (Wine keeps windows within the screen).
+        ["Xvfb", f":{n}", "-screen", "0", "2048x1536x24", "-nolisten", "tcp"],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -270,17 +272,206 @@ def test_a_backend_error_is_shown_in_the_window_and_returned(caller, setup, disp
     assert server.messages == [] and setup.files() == []
 
 
-def test_delete_removes_an_attachment_from_the_message(caller, setup, display):
+@pytest.mark.parametrize(
+    "keys",
+    [
+        # To, Cc, Bcc, Subject, text, attachments: the first file is selected there.
+        ["Tab", "Tab", "Tab", "Tab", "Tab", "Delete"],
+        # … then the Remove button.
+        ["Tab", "Tab", "Tab", "Tab", "Tab", "Tab", "space"],
+    ],
+    ids=["delete-key", "remove-button"],
+)
+def test_delete_removes_an_attachment_from_the_message(caller, setup, display, keys):
     call, wid = open_window(
         caller, setup, display, "--body", BODY,
         "--make-attach", "first.txt::first file", "--make-attach", "second.txt::second file",
     )
     xdotool(display, "type", "--delay", "30", "typed@example.org")
-    # To, Cc, Bcc, Subject, text, attachments: the first file is selected there.
-    xdotool(display, "key", "--delay", "50", "Tab", "Tab", "Tab", "Tab", "Tab", "Delete")
+    xdotool(display, "key", "--delay", "50", *keys)
+    time.sleep(0.3)
     xdotool(display, "key", "alt+s")
+    assert sent_files(call, setup) == [("second.txt", b"second file")]
+
+
+def sent_files(call, setup):
+    """The files of the one message the call sent: (name, bytes) in order."""
     codes, text = call.finish()
     assert codes == [0], text
     [msg] = setup.messages()
-    files = [(p.get_filename(), p.get_payload(decode=True)) for p in msg.walk() if p.get_filename()]
-    assert files == [("second.txt", b"second file")]
+    return [(p.get_filename(), p.get_payload(decode=True)) for p in msg.walk() if p.get_filename()]
+
+
+def test_add_attaches_a_file_picked_in_the_file_dialog(caller, setup, display):
+    picked = setup.root / "picked"
+    picked.mkdir()
+    content = bytes(range(256)) * 40
+    (picked / "added.bin").write_bytes(content)
+    call, wid = open_window(caller, setup, display, "--body", BODY, "--make-attach", f"report.txt::{ATTACHMENT}")
+    xdotool(display, "type", "--delay", "30", "typed@example.org")
+    xdotool(display, "key", "alt+d")
+    dialog = wait_for_window(display, call.proc, "^Add attachments$", timeout=30)
+    xdotool(display, "windowfocus", "--sync", dialog)
+    time.sleep(1)
+    xdotool(display, "type", "--delay", "20", caller.path(picked / "added.bin"))
+    xdotool(display, "key", "Return")
+    poll(lambda: "attachment added" in setup.log.read_text(errors="replace"), "the file to be added")
+    xdotool(display, "windowfocus", "--sync", wid)
+    time.sleep(0.5)
+    xdotool(display, "key", "alt+s")
+    assert sent_files(call, setup) == [("report.txt", ATTACHMENT.encode()), ("added.bin", content)]
+
+
+@pytest.fixture(scope="module")
+def probe(windows_dist, window_prefix, tmp_path_factory):
+    """tests/c/window_probe.c: reads the compose window's controls from another process."""
+    exe = wine_program(
+        "wine64", windows_dist, tmp_path_factory.mktemp("probe"), C_DIR / "window_probe.c", "window_probe",
+        with_dll=False, libs=("-loleacc", "-lole32", "-loleaut32", "-luuid"),
+    )
+    return Runner("wine64", exe, prefix=["wine"], env=wine_env(window_prefix, overrides=""))
+
+
+def read_window(probe, display, prefix=None):
+    """The probe's report: (window line fields, [control fields…])."""
+    env = dict(os.environ, **probe.env, DISPLAY=display)
+    if prefix:
+        env["WINEPREFIX"] = str(prefix)
+    proc = run([*probe.prefix, probe.exe], env=env, timeout=60)
+    lines = proc.stdout.splitlines()
+    fields = lambda line: dict(re.findall(r"(\w[\w-]*)=((?:(?! \w[\w-]*=).)*)", line))
+    window = fields(next(line for line in lines if line.startswith("window ")))
+    controls = [fields(line) for line in lines if line.startswith("control ")]
+    return window, controls
+
+
+def test_an_unresolved_name_is_marked_in_its_field_and_named_in_the_status_line(caller, setup, display, probe):
+    call, wid = open_window(caller, setup, display, "--subject", "S", title="^New message - S$")
+    xdotool(display, "type", "--delay", "30", "typed@example.org; Martin")
+    xdotool(display, "key", "alt+s")
+    notice = wait_for_window(display, call.proc, "^New message$", timeout=20)
+    xdotool(display, "windowfocus", "--sync", notice)
+    xdotool(display, "key", "Return")
+    time.sleep(1)
+    assert call.proc.poll() is None, "the window closed"
+    window, controls = read_window(probe, display)
+    [status] = [c for c in controls if c["id"] == "300"]
+    assert status["text"].startswith("To: ") and '"Martin"' in status["text"], status
+    to = controls[[c["text"] for c in controls].index("&To:") + 1]
+    assert to["text"] == "typed@example.org; Martin"
+    # The offending entry is selected (UTF-16 offsets of "Martin").
+    assert to["sel"] == "19,25", to
+    assert "compose window: To: " in setup.log.read_text(errors="replace")
+    xdotool(display, "windowfocus", "--sync", wid)
+    xdotool(display, "key", "Escape")
+    codes, text = call.finish()
+    assert codes == [1], text
+    assert setup.files() == []
+
+
+def test_the_owner_window_is_disabled_while_the_form_is_up_and_owns_it(caller, setup, display, windows_dist, tmp_path):
+    exe = wine_program(caller.name, windows_dist, tmp_path, C_DIR / "owner_caller.c", "owner_caller")
+    setup.write_config(extra_top='[composer]\nkind = "window"\n')
+    runner = Runner(caller.name, exe, prefix=["wine"], env=caller.env)
+    proc = run_unpiped([*runner.prefix, exe], setup.env(runner, DISPLAY=display), timeout=120)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    lines = proc.stdout.splitlines()
+    assert "during disabled=1 owned=1" in lines, proc.stdout
+    assert "rc=1" in lines and "after enabled=1" in lines, proc.stdout
+    assert setup.files() == []
+
+
+def test_auto_opens_the_window_when_no_mail_program_is_registered(caller, setup, display, window_prefix):
+    """A fresh Wine prefix names Wine's own "Native Mail Client" (winemapi) as the default;
+    the test empties Clients\\Mail in both registry views, and puts Wine's default back."""
+    env = dict(os.environ, WINEPREFIX=str(window_prefix), WINEDEBUG="-all", DISPLAY=display)
+
+    def set_default(value):
+        for view in ("/reg:64", "/reg:32"):
+            run(["wine", "reg", "delete", r"HKCU\Software\Clients\Mail", "/ve", "/f", view], env=env, check=False)
+            key = r"HKLM\Software\Clients\Mail"
+            run(["wine", "reg", "add", key, "/ve", "/t", "REG_SZ", "/d", value, "/f", view], env=env)
+            query = run(["wine", "reg", "query", key, "/ve", view], env=env).stdout
+            assert re.search(rf"REG_SZ\s*{re.escape(value)}\s*$", query), query
+
+    set_default("")
+    try:
+        setup.write_config(extra_top='[composer]\nkind = "auto"\n')
+        call = Caller(caller, setup, display, "--flags", str(MAPI_DIALOG), "--subject", "Auto")
+        wid = wait_for_window(display, call.proc, "^New message - Auto$")
+        xdotool(display, "windowfocus", "--sync", wid)
+        time.sleep(0.5)
+        xdotool(display, "key", "Escape")
+        codes, text = call.finish()
+    finally:
+        set_default("Native Mail Client")
+    assert codes == [1], text
+    assert setup.files() == []
+
+
+@pytest.fixture(scope="module")
+def hidpi_prefix(display):
+    """A prefix whose screen is 192 dpi (Wine's LogPixels), twice the default."""
+    prefix = ROOT / "target" / "wine" / "window-prefix-192"
+    env = dict(os.environ, WINEPREFIX=str(prefix), WINEDEBUG="-all", WINEARCH="win64", DISPLAY=display)
+    boot_prefix(prefix, env)
+    for key in (r"HKCU\Control Panel\Desktop", r"HKLM\System\CurrentControlSet\Hardware Profiles\Current\Software\Fonts"):
+        run(["wine", "reg", "add", key, "/v", "LogPixels", "/t", "REG_DWORD", "/d", "192", "/f"], env=env)
+    yield prefix
+    subprocess.run(["wineserver", "-k"], env=env, check=False)
+
+
+def measure(runner, setup, display, probe, prefix):
+    """Opens the window in `prefix`; the probe's report, xdotool's size and the log's layout line."""
+    setup.log.unlink(missing_ok=True)
+    call = Caller(runner, setup, display, "--flags", str(MAPI_DIALOG), "--subject", "Size")
+    wid = wait_for_window(display, call.proc, "^New message - Size$")
+    time.sleep(0.5)
+    window, controls = read_window(probe, display, prefix)
+    geometry = xdotool(display, "getwindowgeometry", wid).stdout
+    width, height = map(int, re.search(r"Geometry: (\d+)x(\d+)", geometry).groups())
+    xdotool(display, "windowfocus", "--sync", wid)
+    xdotool(display, "key", "Escape")
+    codes, text = call.finish()
+    assert codes == [1], text
+    layout = re.search(r"compose window: laid out.*", setup.log.read_text(errors="replace")).group(0)
+    return window, controls, (width, height), layout
+
+
+def test_the_window_follows_the_screen_dpi_and_the_message_font(caller, setup, display, probe, hidpi_prefix, window_prefix):
+    setup.write_config(extra_top='[composer]\nkind = "window"\n')
+    at96 = measure(caller, setup, display, probe, window_prefix)
+    hidpi = Runner(caller.name, caller.exe, prefix=caller.prefix, env=wine_env(hidpi_prefix))
+    at192 = measure(hidpi, setup, display, probe, hidpi_prefix)
+    assert at96[0]["dpi"] == "96" and at192[0]["dpi"] == "192", (at96[0], at192[0])
+    for axis in (0, 1):
+        ratio = at192[2][axis] / at96[2][axis]
+        assert 1.8 < ratio < 2.2, (at96[2], at192[2])
+    assert 1.8 < int(at192[0]["width"]) / int(at96[0]["width"]) < 2.2, (at96[0], at192[0])
+    # The system's message font, scaled with the DPI.
+    heights = [abs(int(re.search(r"font_height=(-?\d+)", l).group(1))) for l in (at96[3], at192[3])]
+    assert heights[0] > 0 and 1.7 < heights[1] / heights[0] < 2.3, (at96[3], at192[3])
+
+
+def test_every_control_has_a_label_and_an_accessible_name(caller, setup, display, probe):
+    """What a screen reader gets through oleacc (AccessibleObjectFromWindow, get_accName)."""
+    call, wid = open_window(caller, setup, display, "--subject", "Names", title="^New message - Names$")
+    window, controls = read_window(probe, display)
+    xdotool(display, "windowfocus", "--sync", wid)
+    xdotool(display, "key", "Escape")
+    codes, text = call.finish()
+    assert codes == [1], text
+    shown = lambda text: text.replace("&", "")
+    expected = []
+    for before, control in zip([None, *controls], controls):
+        if control["class"] in ("Edit", "ListBox"):
+            # Labelled by the static text just before it, as Windows names such controls.
+            assert before and before["class"] == "Static" and before["text"], (before, control)
+            expected.append((control["class"], shown(before["text"])))
+        elif control["class"] == "Button":
+            expected.append((control["class"], shown(control["text"])))
+    names = [(c["class"], c.get("name", c.get("name-error"))) for c in controls if c["class"] != "Static"]
+    assert names == expected
+    assert [n for _, n in expected] == [
+        "From:", "To:", "Cc:", "Bcc:", "Subject:", "Message:", "Attachments:", "Remove", "Add...", "Send", "Cancel",
+    ]

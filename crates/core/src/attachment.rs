@@ -1,6 +1,6 @@
 //! Reading a caller's attachment file, and the content type it is sent with.
 use crate::files::{self, Links, ReadError};
-use crate::{MapiCode, MapiError, Result};
+use crate::{Attachment, MapiCode, MapiError, Result, text};
 use std::path::Path;
 
 /// The largest file attached; larger ones are refused before anything is read.
@@ -19,6 +19,30 @@ pub fn content_type_for(file_name: &str, path: &Path) -> String {
         }
         _ => "application/octet-stream".to_string(),
     }
+}
+
+/// The attachment a file makes, read now: shown as `shown` (made a bare file name), else
+/// the path's own name, else `attachment`. Every send and the compose window's Add use it.
+pub fn read_attachment(path: &Path, shown: &str) -> Result<Attachment> {
+    let mut file_name = text::bare_file_name(shown);
+    if file_name.is_empty() {
+        file_name = text::bare_file_name(
+            &path
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+        );
+    }
+    if file_name.is_empty() {
+        file_name = "attachment".to_string();
+    }
+    let data = read_regular_file(path)?;
+    Ok(Attachment {
+        content_type: content_type_for(&file_name, path),
+        file_name,
+        data,
+        source: path.to_path_buf(),
+    })
 }
 
 /// Reads a whole regular file now, before the caller can delete it. Directories, devices and

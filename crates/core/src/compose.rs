@@ -2,7 +2,7 @@
 //! recipients, and reads every attachment before the call returns.
 use crate::address::{self, Typed};
 use crate::addressbook::AddressBook;
-use crate::attachment::{content_type_for, read_regular_file};
+use crate::attachment::read_attachment;
 use crate::entry_id::mailbox_from_entry_id;
 use crate::text::{self, TextDecoder};
 use crate::{
@@ -411,29 +411,10 @@ impl MessageBuilder<'_> {
                 ));
             }
         };
-        let shown = text::bare_file_name(&self.text(raw.display_name.as_ref(), utf8, "file name"));
-        let file_name = if !shown.is_empty() {
-            shown
-        } else {
-            let from_path = text::bare_file_name(
-                &path
-                    .file_name()
-                    .map(|n| n.to_string_lossy().into_owned())
-                    .unwrap_or_default(),
-            );
-            if from_path.is_empty() {
-                "attachment".to_string()
-            } else {
-                from_path
-            }
-        };
-        let data = read_regular_file(&path)?;
-        Ok(Attachment {
-            content_type: content_type_for(&file_name, &path),
-            file_name,
-            data,
-            source: path,
-        })
+        read_attachment(
+            &path,
+            &self.text(raw.display_name.as_ref(), utf8, "file name"),
+        )
     }
 }
 

@@ -100,9 +100,12 @@ pub static COMPOSERS: &[ComposerEntry] = &[
             ComposerKind::XdgEmail,
             ComposerKind::Thunderbird,
             ComposerKind::Mailto,
-            ComposerKind::Auto,
         ],
         build: |c, _| Box::new(Launcher::new(c.clone())),
+    },
+    ComposerEntry {
+        kinds: &[ComposerKind::Auto],
+        build: |c, _| auto_composer(c),
     },
     ComposerEntry {
         kinds: &[ComposerKind::Drafts],
@@ -113,6 +116,23 @@ pub static COMPOSERS: &[ComposerEntry] = &[
         build: |_, _| Box::new(mapishim_window::ComposeWindow),
     },
 ];
+
+/// `kind = "auto"` (docs/decisions.md §2): on Windows with no mail program registered, the
+/// built-in window; otherwise the first of xdg-email, Thunderbird, mailto.
+fn auto_composer(composer: &ComposerSettings) -> Box<dyn DialogComposer> {
+    if cfg!(windows) {
+        match mapishim_window::registered_mail_program() {
+            None => {
+                tracing::debug!("kind = \"auto\": no mail program registered, the compose window");
+                return Box::new(mapishim_window::ComposeWindow);
+            }
+            Some(client) => {
+                tracing::debug!(%client, "kind = \"auto\": a mail program is registered")
+            }
+        }
+    }
+    Box::new(Launcher::new(composer.clone()))
+}
 
 pub fn backend_entry(kind: BackendKind) -> &'static BackendEntry {
     BACKENDS

@@ -2,8 +2,11 @@
 //! machines with no mail program. The user finishes the message and presses Send; it is
 //! resolved and delivered through the engine's [`Outgoing`] (the configured backend).
 //! Elsewhere the kind refuses with [`window_unavailable`]'s reason.
+use mapishim_core::address::split_list;
 use mapishim_core::config::window_unavailable;
-use mapishim_core::{Delivery, Mailbox, MapiCode, MapiError, Message, Outgoing, Result};
+use mapishim_core::{
+    Attachment, Delivery, Mailbox, MapiCode, MapiError, Message, Outgoing, Result,
+};
 use std::sync::Arc;
 
 #[cfg(windows)]
@@ -77,6 +80,16 @@ fn modeless(message: Message, outgoing: Arc<dyn Outgoing>) -> Result<Delivery> {
     Ok(Delivery::Opened)
 }
 
+/// The mail program Windows names as the default (`Software\Clients\Mail`'s default value,
+/// per user first, then for the machine), unless it is mapishim itself; `None` elsewhere.
+/// `kind = "auto"` opens this window when there is none.
+pub fn registered_mail_program() -> Option<String> {
+    #[cfg(windows)]
+    return win32::default_mail_client().filter(|name| !name.eq_ignore_ascii_case("mapishim"));
+    #[cfg(not(windows))]
+    None
+}
+
 /// `New message`, then ` - subject` when there is one.
 pub fn title(subject: &str) -> String {
     let subject = subject.trim();
@@ -115,25 +128,58 @@ pub fn attachment_line(name: &str, bytes: usize) -> String {
     format!("{name} ({size})")
 }
 
-/// The user's fields, resolved into the message the backend gets, with the attachments
-/// still in the list (`kept`, by index); an error names the field ("To: …") so the window
-/// can say which one to fix.
+/// One line of the attachment list: a file the caller gave (by index), or one the user
+/// added with the file dialog (read when it was added).
+pub enum Listed {
+    Given(usize),
+    Added(Attachment),
+}
+
+/// Why Send kept the window open: the field to mark (0 To, 1 Cc, 2 Bcc), the offending
+/// entry in it (UTF-16 offsets, for `EM_SETSEL`) and the text the status line shows.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Problem {
+    pub field: usize,
+    pub span: Option<(usize, usize)>,
+    pub why: String,
+}
+
+/// The user's fields, resolved into the message the backend gets, with the files still in
+/// the list; a [`Problem`] names the field and the entry to fix.
 pub fn finish(
     message: &Message,
     fields: [&str; 3],
     subject: &str,
     body: &str,
-    kept: &[usize],
+    listed: &[Listed],
     outgoing: &dyn Outgoing,
-) -> std::result::Result<Message, (usize, String)> {
+) -> std::result::Result<Message, Problem> {
     let mut lists = [Vec::new(), Vec::new(), Vec::new()];
-    for (index, (text, label)) in fields.iter().zip(["To", "Cc", "Bcc"]).enumerate() {
-        lists[index] = outgoing
-            .resolve_field(text)
-            .map_err(|e| (index, format!("{label}: {}", e.detail())))?;
+    for (field, (text, label)) in fields.iter().zip(["To", "Cc", "Bcc"]).enumerate() {
+        // Entry by entry, so the one that fails can be selected in its field.
+        for part in split_list(text) {
+            let entry = part.trim();
+            if entry.is_empty() {
+                continue;
+            }
+            let resolved = outgoing.resolve_field(entry).map_err(|e| {
+                let start = entry.as_ptr() as usize - text.as_ptr() as usize;
+                let utf16 = |end: usize| text[..end].encode_utf16().count();
+                Problem {
+                    field,
+                    span: Some((utf16(start), utf16(start + entry.len()))),
+                    why: format!("{label}: {}", e.detail()),
+                }
+            })?;
+            lists[field].extend(resolved);
+        }
     }
     if lists.iter().all(Vec::is_empty) {
-        return Err((0, "Add at least one recipient in To, Cc or Bcc.".into()));
+        return Err(Problem {
+            field: 0,
+            span: None,
+            why: "Add at least one recipient in To, Cc or Bcc.".into(),
+        });
     }
     let [to, cc, bcc] = lists;
     Ok(Message {
@@ -143,9 +189,12 @@ pub fn finish(
         bcc,
         subject: subject.split(['\r', '\n']).collect::<Vec<_>>().join(" "),
         body: body.to_string(),
-        attachments: kept
+        attachments: listed
             .iter()
-            .filter_map(|&i| message.attachments.get(i).cloned())
+            .filter_map(|l| match l {
+                Listed::Given(i) => message.attachments.get(*i).cloned(),
+                Listed::Added(a) => Some(a.clone()),
+            })
             .collect(),
         receipt_requested: message.receipt_requested,
         dialog: message.dialog,
@@ -153,6 +202,24 @@ pub fn finish(
         message_id: message.message_id.clone(),
         date: message.date,
     })
+}
+
+/// The paths a multi-select `GetOpenFileNameW` buffer names: one full path, or the folder
+/// then the file names, each NUL-terminated, ending with an empty string.
+pub fn chosen_files(buffer: &[u16]) -> Vec<std::path::PathBuf> {
+    let mut parts = buffer
+        .split(|&c| c == 0)
+        .take_while(|p| !p.is_empty())
+        .map(String::from_utf16_lossy);
+    let Some(first) = parts.next() else {
+        return Vec::new();
+    };
+    let names: Vec<String> = parts.collect();
+    if names.is_empty() {
+        return vec![first.into()];
+    }
+    let folder = std::path::PathBuf::from(first);
+    names.iter().map(|n| folder.join(n)).collect()
 }
 
 #[cfg(test)]
@@ -182,6 +249,79 @@ mod tests {
             field_text(&list),
             "\"Doe, Jane\" <jane@x.org>; bob@x.org; Alice"
         );
+    }
+
+    use mapishim_core::addressbook::AddressBook;
+    use mapishim_core::compose::MessageBuilder;
+
+    /// The engine's resolution (MessageBuilder over a vCard book), with no backend.
+    struct Book(AddressBook);
+
+    impl Book {
+        fn builder(&self) -> MessageBuilder<'_> {
+            MessageBuilder {
+                decoder: Default::default(),
+                from: None,
+                book: &self.0,
+                backend: None,
+            }
+        }
+    }
+
+    impl Outgoing for Book {
+        fn resolve_field(&self, text: &str) -> Result<Vec<Mailbox>> {
+            self.builder().resolve_field(text)
+        }
+        fn send(&self, _: Message) -> Result<Delivery> {
+            unreachable!("finish only resolves")
+        }
+    }
+
+    #[test]
+    fn a_problem_names_its_field_and_selects_the_entry() {
+        let vcards = "BEGIN:VCARD\r\nVERSION:3.0\r\nFN:Ana Martin\r\nEMAIL:ana@x.org\r\nEND:VCARD\r\n\
+                      BEGIN:VCARD\r\nVERSION:3.0\r\nFN:Bo Martin\r\nEMAIL:bo@x.org\r\nEND:VCARD\r\n";
+        let book = Book(AddressBook::new(
+            AddressBook::parse_vcards(vcards, "test").unwrap(),
+        ));
+        let request = mapishim_core::SendRequest {
+            dialog: true,
+            ..Default::default()
+        };
+        let message = book.builder().prepare_for_composer(&request).unwrap();
+        let fill = |fields, subject| finish(&message, fields, subject, "", &[], &book);
+        // "é" and "😀" are one and two UTF-16 units: the span counts units, not bytes.
+        let problem = fill(["", "é@x.org, 😀@x.org ;  Martin ", ""], "").unwrap_err();
+        assert_eq!(problem.field, 1);
+        assert_eq!(problem.span, Some((21, 27)));
+        assert!(
+            problem.why.starts_with("Cc: \"Martin\" matches 2 contacts"),
+            "{}",
+            problem.why
+        );
+        let sent = fill(["Ana Martin", "", "bo@x.org"], "a\nb").unwrap();
+        assert_eq!(sent.to[0].address, "ana@x.org");
+        assert_eq!(sent.bcc[0].address, "bo@x.org");
+        assert_eq!(sent.subject, "a b");
+        let none = fill([" ", "", ""], "").unwrap_err();
+        assert_eq!((none.field, none.span), (0, None));
+    }
+
+    #[test]
+    fn the_dialog_buffer_names_one_or_several_files() {
+        let buffer = |text: &str| text.encode_utf16().collect::<Vec<_>>();
+        assert_eq!(
+            chosen_files(&buffer("C:\\a\\x.txt\0\0")),
+            ["C:\\a\\x.txt"].map(std::path::PathBuf::from)
+        );
+        assert_eq!(
+            chosen_files(&buffer("C:\\a\0x.txt\0y.pdf\0\0")),
+            [
+                std::path::Path::new("C:\\a").join("x.txt"),
+                std::path::Path::new("C:\\a").join("y.pdf")
+            ]
+        );
+        assert!(chosen_files(&buffer("\0\0")).is_empty());
     }
 
     #[test]
