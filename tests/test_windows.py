@@ -228,3 +228,47 @@ def test_a_program_that_restricts_its_dll_search_is_reached_only_by_registration
         assert "reached only through registration or a System32 copy" in status, status
     finally:
         wine(wine_prefix, tool, "unregister", "--machine")
+
+
+def test_doctor_names_the_missing_registration_and_a_foreign_copy(windows_dist, wine8_ready, tmp_path):
+    """`mapishim doctor` on an unregistered machine: both callers' providers fail with the
+    fix; after `register --machine` they pass; a foreign mapi32.dll beside a program fails."""
+    import json
+
+    wine_prefix = wine8_ready
+    drive_c = wine_prefix / "drive_c"
+    for arch, folder in {"x64": "Program Files", "x86": "Program Files (x86)"}.items():
+        (drive_c / folder / "mapishim").mkdir(parents=True, exist_ok=True)
+        for name in ("mapishim.dll", "mapishim.exe"):
+            shutil.copy(windows_dist / arch / name, drive_c / folder / "mapishim" / name)
+    app = drive_c / "legacy"
+    app.mkdir(exist_ok=True)
+    shutil.copy(drive_c / "windows" / "system32" / "kernel32.dll", app / "mapi32.dll")
+    tool = "C:\\Program Files\\mapishim\\mapishim.exe"
+
+    def doctor():
+        proc = wine(wine_prefix, tool, "doctor", "--json", "--app", "C:\\legacy\\app.exe", check=False)
+        report = json.loads(proc.stdout)
+        assert report["ok"] == (proc.returncode == 0)
+        return proc.returncode, {c["check"]: c for c in report["checks"]}
+
+    rc, checks = doctor()
+    assert rc == 1
+    for bits in ("64", "32"):
+        failed = checks[f"provider, {bits}-bit"]
+        # Wine's own "Native Mail Client" (winemapi.dll) is the prefix's default.
+        assert failed["status"] == "fail" and "not mapishim" in failed["detail"], failed
+        assert "mapishim register --machine" in failed["fix"]
+    assert checks["program"]["status"] == "fail" and "C:\\legacy\\mapi32.dll is not mapishim" in checks["program"]["detail"]
+    wine(wine_prefix, tool, "register", "--machine")
+    try:
+        (app / "mapi32.dll").unlink()
+        rc, checks = doctor()
+        assert checks["provider, 64-bit"]["status"] == "pass", checks["provider, 64-bit"]
+        assert "C:\\Program Files\\mapishim\\mapishim.dll (mapishim)" in checks["provider, 64-bit"]["detail"]
+        assert checks["provider, 32-bit"]["status"] == "pass", checks["provider, 32-bit"]
+        assert "C:\\Program Files (x86)\\mapishim\\mapishim.dll (mapishim)" in checks["provider, 32-bit"]["detail"]
+        assert checks["program"]["status"] == "pass"
+        assert rc == 0, checks
+    finally:
+        wine(wine_prefix, tool, "unregister", "--machine")

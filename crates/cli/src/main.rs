@@ -2,6 +2,7 @@
 #![forbid(unsafe_code)]
 
 mod auth;
+mod doctor;
 mod drafts;
 mod init;
 mod register;
@@ -94,6 +95,16 @@ enum Command {
     },
     /// Show which Simple MAPI provider a caller would load, and why (Windows).
     Status,
+    /// Check everything a send depends on, and say how to fix what fails; exit status 0
+    /// only when every check passes.
+    Doctor {
+        /// A program's .exe or folder: also check the mapi32.dll beside it (Windows).
+        #[arg(long)]
+        app: Option<PathBuf>,
+        /// Print the checks as JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Print the shell completion script for bash, zsh, fish, elvish or PowerShell.
     Completions { shell: clap_complete::Shell },
     /// Write the man pages (mapishim.1 and one per subcommand) into DIR; for packagers.
@@ -773,6 +784,16 @@ fn main() -> ExitCode {
         Command::Register { scope, name, dll } => register::register(scope.scope(), &name, dll),
         Command::Unregister { scope, name } => register::unregister(scope.scope(), &name),
         Command::Status => register::status(),
+        Command::Doctor { app, json } => {
+            return match doctor::doctor(app.as_deref(), json) {
+                Ok(true) => ExitCode::SUCCESS,
+                Ok(false) => ExitCode::FAILURE,
+                Err(message) => {
+                    eprintln!("mapishim: {message}");
+                    ExitCode::from(2)
+                }
+            };
+        }
         Command::Completions { shell } => completions(shell),
         Command::Manpages { dir } => manpages(&dir),
     };

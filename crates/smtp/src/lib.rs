@@ -7,8 +7,11 @@
 //! the envelope goes out here as one write, its replies read in order (see [`Link`]).
 #![forbid(unsafe_code)]
 
+mod probe;
 mod sasl;
 mod spool;
+
+pub use probe::{ProbeStep, Stage as ProbeStage};
 
 pub use sasl::Mechanism as OAuthMechanism;
 
@@ -168,6 +171,8 @@ struct Link {
     conn: SmtpConnection,
     /// RFC 2920: the envelope (MAIL, every RCPT, DATA) goes out as one write.
     pipelining: bool,
+    /// The EHLO keywords, for `mapishim doctor`.
+    capabilities: Vec<String>,
 }
 
 impl Link {
@@ -178,12 +183,17 @@ impl Link {
         let reply = conn
             .command(Ehlo::new(ClientId::default()))
             .map_err(|e| classify(e, "EHLO"))?;
-        let pipelining = reply.message().skip(1).any(|line| {
+        let capabilities: Vec<String> = reply.message().skip(1).map(str::to_string).collect();
+        let pipelining = capabilities.iter().any(|line| {
             line.split_ascii_whitespace()
                 .next()
                 .is_some_and(|keyword| keyword.eq_ignore_ascii_case("PIPELINING"))
         });
-        Ok(Self { conn, pipelining })
+        Ok(Self {
+            conn,
+            pipelining,
+            capabilities,
+        })
     }
 }
 
@@ -333,7 +343,12 @@ impl SmtpBackend {
     }
 
     fn connect(&self) -> std::result::Result<Link, Failure> {
-        let mut link = self.open()?;
+        self.authenticate(self.open()?)
+    }
+
+    /// AUTH as configured on an open connection (none without a username). A refused
+    /// access token is refreshed once, on a new connection.
+    fn authenticate(&self, mut link: Link) -> std::result::Result<Link, Failure> {
         let conn = &mut link.conn;
         let Some(user) = &self.settings.username else {
             return Ok(link);
