@@ -8,7 +8,7 @@ mod machine;
 mod register;
 
 use clap::{CommandFactory, Parser, Subcommand};
-use mapishim_core::config::{ConfigSource, Settings};
+use mapishim_core::config::{ConfigFile, ConfigSource, Origin, Settings};
 use mapishim_core::{Delivery, RawAttachment, RawRecipient, RawText, SendRequest};
 use mapishim_engine::Runtime;
 use mapishim_engine::registry::{self, Finding};
@@ -236,17 +236,8 @@ fn config_check(app: Option<&str>, connect: bool) -> Result<(), String> {
         Some(app) => settings.for_app(app),
         None => settings,
     };
-    match &source {
-        ConfigSource::Named(p) => println!("config:        {} (from MAPISHIM_CONFIG)", p.display()),
-        ConfigSource::Default(p) if settings.path.is_some() => {
-            println!("config:        {}", p.display())
-        }
-        ConfigSource::Default(p) => println!(
-            "config:        built-in defaults ({} does not exist)",
-            p.display()
-        ),
-        ConfigSource::BuiltIn => println!("config:        built-in defaults"),
-    }
+    print_files(&source);
+    print_key_sources(&settings);
     let runtime = Runtime::build(settings)?;
     let s = &runtime.settings;
     let mut warnings = s.warnings.clone();
@@ -363,6 +354,55 @@ fn config_check(app: Option<&str>, connect: bool) -> Result<(), String> {
     }
     println!("OK");
     Ok(())
+}
+
+/// The files read, lowest first, and why each is read.
+fn print_files(source: &ConfigSource) {
+    let exists = |f: &ConfigFile| f.path.exists();
+    if !source.files.iter().any(exists) {
+        match source.path() {
+            Some(p) => println!(
+                "config:        built-in defaults ({} does not exist)",
+                p.display()
+            ),
+            None => println!("config:        built-in defaults"),
+        }
+        return;
+    }
+    for f in &source.files {
+        let p = f.path.display();
+        match (f.origin, exists(f)) {
+            (Origin::Named, _) => println!("config:        {p} (from MAPISHIM_CONFIG)"),
+            (Origin::Policy, _) => println!(
+                "config:        {p} (policy, named by {}; in place of the machine file)",
+                f.named_by.as_deref().unwrap_or("the policy")
+            ),
+            (Origin::User, true) => println!("config:        {p}"),
+            (origin, true) => println!("config:        {p} ({})", origin.name()),
+            (origin, false) => println!("config:        {p} ({}; does not exist)", origin.name()),
+        }
+    }
+}
+
+/// Where every effective key came from, then what `locked` refused.
+fn print_key_sources(settings: &Settings) {
+    for source in &settings.key_sources {
+        match &source.at {
+            Some((path, line)) => println!(
+                "source:        {} = {} ({}:{line})",
+                source.key,
+                source.origin.name(),
+                path.display()
+            ),
+            None => println!("source:        {} = {}", source.key, source.origin.name()),
+        }
+    }
+    if !settings.locked.is_empty() {
+        println!("locked:        {}", settings.locked.join(", "));
+    }
+    for refused in &settings.locked_overrides {
+        println!("refused:       {refused}");
+    }
 }
 
 fn config_init(options: init::Init) -> Result<(), String> {

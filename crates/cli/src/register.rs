@@ -36,32 +36,6 @@ pub fn portable_dll_path(dll: &Path, program_dirs: &[String]) -> String {
     text
 }
 
-/// Expands `%VAR%` references the way `ExpandEnvironmentStrings` does for this process.
-pub fn expand(text: &str, lookup: impl Fn(&str) -> Option<String>) -> String {
-    let mut out = String::new();
-    let mut rest = text;
-    while let Some(start) = rest.find('%') {
-        out.push_str(&rest[..start]);
-        let after = &rest[start + 1..];
-        match after.find('%') {
-            Some(end) => {
-                let name = &after[..end];
-                match lookup(name) {
-                    Some(value) if !name.is_empty() => out.push_str(&value),
-                    _ => out.push_str(&rest[start..start + end + 2]),
-                }
-                rest = &after[end + 1..];
-            }
-            None => {
-                out.push_str(&rest[start..]);
-                rest = "";
-            }
-        }
-    }
-    out.push_str(rest);
-    out
-}
-
 /// The file registered as the provider must not be called mapi32.dll: Windows' stub and
 /// Wine's builtin would end up calling themselves (docs/decisions.md §3).
 pub fn check_provider_name(dll: &Path) -> Result<(), String> {
@@ -382,7 +356,7 @@ mod imp {
                     let shown = raw.clone().unwrap_or_else(|| "(no DLLPath)".into());
                     let expanded = raw
                         .as_deref()
-                        .map(|r| expand(r, lookup))
+                        .map(|r| mapishim_core::config::expand_env(r, lookup))
                         .unwrap_or_default();
                     let exists = !expanded.is_empty() && Path::new(&expanded).is_file();
                     let is_ours = ours.as_ref().is_some_and(|o| {
@@ -458,10 +432,13 @@ mod tests {
     fn expands_like_windows() {
         let env = |v: &str| (v == "ProgramFiles").then(|| r"C:\Program Files (x86)".to_string());
         assert_eq!(
-            expand(r"%ProgramFiles%\m\mapishim.dll", env),
+            mapishim_core::config::expand_env(r"%ProgramFiles%\m\mapishim.dll", env),
             r"C:\Program Files (x86)\m\mapishim.dll"
         );
-        assert_eq!(expand(r"%Nope%\x %", env), r"%Nope%\x %");
+        assert_eq!(
+            mapishim_core::config::expand_env(r"%Nope%\x %", env),
+            r"%Nope%\x %"
+        );
     }
 
     #[test]

@@ -310,9 +310,16 @@ pub fn read_attachment_root() -> PathBuf {
 
 type FileStamp = Option<(SystemTime, u64)>;
 
+/// Each user key the machine file's `locked` refused, once per load of the files.
+fn log_locked_overrides(settings: &Settings) {
+    for refused in &settings.locked_overrides {
+        tracing::warn!("{refused}");
+    }
+}
+
 struct Cached {
     source: ConfigSource,
-    config_stamp: FileStamp,
+    config_stamp: Vec<FileStamp>,
     vcard_stamps: Vec<FileStamp>,
     runtime: Arc<Runtime>,
 }
@@ -384,6 +391,7 @@ impl Engine {
                 // Logging first, so that a backend that cannot be built (a library that
                 // does not load) is reported in the configured log.
                 init_logging(Some(&settings));
+                log_locked_overrides(&settings);
                 let _inside = reentry::enter(settings.backend.name(), "initialization");
                 Runtime::build(settings)
             });
@@ -407,7 +415,7 @@ impl Engine {
     fn install(
         &self,
         source: ConfigSource,
-        config_stamp: FileStamp,
+        config_stamp: Vec<FileStamp>,
         runtime: Runtime,
     ) -> Arc<Runtime> {
         let vcard_stamps = runtime

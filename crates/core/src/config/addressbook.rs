@@ -2,12 +2,13 @@
 use super::Ctx;
 use serde::Deserialize;
 use std::path::PathBuf;
+use toml::Spanned;
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct AddressBookSection {
     #[serde(default)]
-    vcard: Vec<PathBuf>,
+    vcard: Vec<Spanned<PathBuf>>,
 }
 
 impl AddressBookSection {

@@ -91,7 +91,7 @@ impl ComposerSettings {
 #[serde(deny_unknown_fields)]
 pub(super) struct ComposerSection {
     kind: Spanned<ComposerKind>,
-    program: Option<PathBuf>,
+    program: Option<Spanned<PathBuf>>,
     retention_hours: Option<u64>,
     open: Option<Spanned<String>>,
     via: Option<Spanned<DraftsVia>>,
@@ -151,9 +151,9 @@ impl ComposerSection {
             kind: *self.kind.get_ref(),
             // A leading `/` is kept as written: under Wine it names a host program
             // (xdg-email through `start /unix`), which no Windows path rule may touch.
-            program: self.program.as_deref().map(|p| {
-                if p.to_string_lossy().starts_with('/') {
-                    p.to_path_buf()
+            program: self.program.as_ref().map(|p| {
+                if p.get_ref().to_string_lossy().starts_with('/') {
+                    p.get_ref().clone()
                 } else {
                     ctx.resolve(p)
                 }

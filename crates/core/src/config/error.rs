@@ -1,4 +1,5 @@
 //! The error every section reports, and what a section's `validate` knows about the file.
+use super::source::Origin;
 use std::fmt;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
@@ -30,24 +31,52 @@ impl fmt::Display for ConfigError {
 
 impl std::error::Error for ConfigError {}
 
-/// The file being validated: its text (for line numbers) and its path (for relative paths
-/// and for messages).
+/// One file of the configuration: its text (for line numbers), its path (for relative paths
+/// and for messages) and where its text starts in the span space of the merged table
+/// ([`super::layers`] shifts every span of a file by its `base`).
 #[derive(Debug, Clone, Copy)]
-pub(crate) struct Ctx<'a> {
-    pub text: &'a str,
+pub(crate) struct Layer<'a> {
+    pub origin: Origin,
     pub path: Option<&'a Path>,
+    pub text: &'a str,
+    pub base: usize,
 }
 
-impl Ctx<'_> {
-    /// `file:line: key `key`: message`; the line is that of `span` when given.
+/// The files being validated, lowest first (the machine file, then the user's).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Ctx<'a> {
+    pub layers: &'a [Layer<'a>],
+}
+
+impl<'a> Ctx<'a> {
+    /// The file that holds `offset` (a span start in the merged table).
+    pub fn layer_at(&self, offset: usize) -> Option<&'a Layer<'a>> {
+        self.layers.iter().rev().find(|l| l.base <= offset)
+    }
+
+    /// The file an error without a line is reported against: the topmost one.
+    pub fn path(&self) -> Option<&'a Path> {
+        self.layers.last().and_then(|l| l.path)
+    }
+
+    /// The file holding `value`.
+    pub fn path_of<T>(&self, value: &Spanned<T>) -> Option<&'a Path> {
+        self.layer_at(value.span().start).and_then(|l| l.path)
+    }
+
+    /// `file:line: key `key`: message`; the file and line are those of `span` when given.
     pub fn error(
         &self,
         span: Option<Range<usize>>,
         key: Option<&str>,
         message: impl Into<String>,
     ) -> ConfigError {
+        let path = match &span {
+            Some(s) => self.layer_at(s.start).and_then(|l| l.path),
+            None => self.path(),
+        };
         ConfigError {
-            path: self.path.map(Path::to_path_buf),
+            path: path.map(Path::to_path_buf),
             line: span.map(|s| self.line(s.start)),
             key: key.map(str::to_string),
             message: message.into(),
@@ -63,32 +92,40 @@ impl Ctx<'_> {
     pub fn warning<T>(&self, value: &Spanned<T>, key: &str, message: &str) -> String {
         format!(
             "{}:{}: key `{key}`: {message}",
-            self.path
+            self.path_of(value)
                 .map(|p| p.display().to_string())
                 .unwrap_or_default(),
             self.line(value.span().start)
         )
     }
 
+    /// The line, in its own file, of a span start in the merged table.
     pub fn line(&self, offset: usize) -> usize {
-        self.text
+        let Some(layer) = self.layer_at(offset) else {
+            return 1;
+        };
+        let offset = offset - layer.base;
+        layer
+            .text
             .get(..offset)
-            .unwrap_or(self.text)
+            .unwrap_or(layer.text)
             .matches('\n')
             .count()
             + 1
     }
 
-    /// Relative paths in the file are relative to the file's folder; `~/` is the home folder.
-    pub fn resolve(&self, p: &Path) -> PathBuf {
-        if let Ok(rest) = p.strip_prefix("~")
+    /// Relative paths are relative to the folder of the file that holds them; `~/` is the
+    /// home folder.
+    pub fn resolve(&self, p: &Spanned<PathBuf>) -> PathBuf {
+        let path = p.get_ref();
+        if let Ok(rest) = path.strip_prefix("~")
             && let Some(home) = dirs::home_dir()
         {
             return home.join(rest);
         }
-        match self.path.and_then(Path::parent) {
-            Some(base) if p.is_relative() => base.join(p),
-            _ => p.to_path_buf(),
+        match self.path_of(p).and_then(Path::parent) {
+            Some(base) if path.is_relative() => base.join(path),
+            _ => path.clone(),
         }
     }
 }

@@ -19,7 +19,7 @@ pub(super) struct ForwardSection {
 impl ForwardSection {
     pub fn validate(&self, ctx: &Ctx<'_>) -> ForwardSettings {
         ForwardSettings {
-            library: ctx.resolve(self.library.get_ref()),
+            library: ctx.resolve(&self.library),
         }
     }
 }

@@ -12,7 +12,7 @@ pub const LOG_LEVELS: &[&str] = &["error", "warn", "info", "debug", "trace"];
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct LogSection {
-    file: Option<PathBuf>,
+    file: Option<Spanned<PathBuf>>,
     level: Option<Spanned<String>>,
 }
 
@@ -39,7 +39,7 @@ impl LogSection {
         };
         let file = self
             .file
-            .as_deref()
+            .as_ref()
             .map(|p| ctx.resolve(p))
             .or_else(default_log_file);
         Ok((file, level))

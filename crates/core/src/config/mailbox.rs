@@ -29,7 +29,7 @@ impl MailboxSection {
             if p.get_ref().as_os_str().is_empty() {
                 Err(ctx.at(p, key, "empty path"))
             } else {
-                Ok(ctx.resolve(p.get_ref()))
+                Ok(ctx.resolve(p))
             }
         };
         let optional = |p: &Option<Spanned<PathBuf>>, key: &str| {

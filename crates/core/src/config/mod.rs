@@ -1,7 +1,8 @@
 //! Configuration: a TOML file whose key names are a public interface (docs/configuration.md).
 //!
-//! The path comes from `MAPISHIM_CONFIG`, else the platform's config folder. A missing
-//! default file means built-in defaults; a file that was named but is missing, or any
+//! The file comes from `MAPISHIM_CONFIG`, else the machine file (or the one the Windows
+//! policy names) with the user's file merged on top, key by key ([`layers`]). Missing
+//! platform files mean built-in defaults; a file that was named but is missing, or any
 //! problem inside a file, is an error that names the file, the line and the key
 //! (`file:line: key `name`: message`, built by [`ConfigError`]).
 //!
@@ -32,11 +33,13 @@ mod error;
 mod forward;
 mod graph;
 mod imap;
+mod layers;
 mod log;
 mod mailbox;
 mod oauth2;
 mod outbox;
 mod plugin;
+mod policy;
 mod provider;
 mod route;
 mod sendmail;
@@ -44,6 +47,8 @@ mod smtp;
 mod source;
 mod top;
 
+#[cfg(test)]
+mod layer_tests;
 #[cfg(test)]
 mod tests;
 
@@ -56,18 +61,23 @@ pub use error::ConfigError;
 pub use forward::ForwardSettings;
 pub use graph::{DEFAULT_GRAPH_ENDPOINT, GraphSettings};
 pub use imap::{IMAP_PRESETS, ImapPreset, ImapProvider, ImapSettings};
+pub use layers::{KeySource, LockedOverride};
 pub use log::{LOG_LEVEL_ENV, LOG_LEVELS};
 pub use mailbox::MailboxSettings;
 pub use oauth2::{OAuth2Flow, OAuth2Settings, PLACEHOLDER_CLIENT_ID, check_endpoint};
 pub use plugin::PluginSettings;
+pub use policy::{POLICY_KEY, POLICY_VALUE, expand_env};
 pub use provider::{PRESETS, Preset, Provider};
 pub use route::Route;
 pub use sendmail::{DEFAULT_SENDMAIL, SendmailSettings};
 pub use smtp::{PasswordSource, Security, SmtpAuth, SmtpSettings};
-pub use source::{CONFIG_ENV, ConfigSource, data_dir, default_log_file, file_stamp};
+pub use source::{
+    CONFIG_ENV, ConfigFile, ConfigSource, Origin, data_dir, default_log_file, file_stamp,
+    machine_file,
+};
 pub use top::OnFailure;
 
-pub(crate) use error::Ctx;
+pub(crate) use error::{Ctx, Layer};
 
 use crate::Mailbox;
 use crate::text::TextDecoder;
@@ -77,6 +87,28 @@ use toml::Spanned;
 
 /// Network and program timeouts when the file sets none (docs/decisions.md §6).
 pub const DEFAULT_TIMEOUT_SECS: u64 = 30;
+
+/// The top-level keys and sections of [`FileConfig`], in its order: what `locked` may name
+/// and what `config check` reports as defaults when no file sets them.
+pub const TOP_KEYS: &[&str] = &[
+    "backend",
+    "from",
+    "ansi_codepage",
+    "outbox",
+    "addressbook",
+    "log",
+    "on_failure",
+    "smtp",
+    "imap",
+    "graph",
+    "oauth2",
+    "composer",
+    "sendmail",
+    "forward",
+    "plugin",
+    "route",
+    "mailbox",
+];
 
 /// The whole file: top-level keys, then one field per section.
 #[derive(Debug, Default, Deserialize)]
@@ -136,17 +168,17 @@ pub struct Settings {
     pub matched_route: Option<String>,
     /// Problems that do not stop mail but that `config check` reports.
     pub warnings: Vec<String>,
+    /// Where every effective key came from, file keys first, then the defaults.
+    pub key_sources: Vec<KeySource>,
+    /// The machine file's `locked` names.
+    pub locked: Vec<String>,
+    /// The user's keys that `locked` refused (logged once per load by the engine).
+    pub locked_overrides: Vec<LockedOverride>,
 }
 
-fn parse(ctx: &Ctx<'_>) -> Result<FileConfig, ConfigError> {
-    toml::from_str(ctx.text).map_err(|e| {
-        // serde names the offending key in backquotes.
-        let key = e.message().split('`').nth(1).map(str::to_string);
-        ConfigError {
-            key,
-            ..ctx.error(e.span(), None, e.message().trim())
-        }
-    })
+fn parse(table: Spanned<toml::de::DeTable<'_>>, ctx: &Ctx<'_>) -> Result<FileConfig, ConfigError> {
+    FileConfig::deserialize(toml::de::Deserializer::from(table))
+        .map_err(|e| layers::parse_error(ctx, 0, &e))
 }
 
 /// `[oauth2]` as the section that needs tokens uses it: `[smtp]` first, else `[imap]`.
@@ -243,9 +275,35 @@ fn composer_for(
 }
 
 impl Settings {
+    /// One file, the user's, alone.
     pub fn from_toml(text: &str, path: Option<&Path>) -> Result<Settings, ConfigError> {
-        let ctx = Ctx { text, path };
-        let file = parse(&ctx)?;
+        Settings::from_layers(&[Layer {
+            origin: Origin::User,
+            path,
+            text,
+            base: 0,
+        }])
+    }
+
+    /// The files merged, lowest first, then validated as one.
+    pub(crate) fn from_layers(layers: &[Layer<'_>]) -> Result<Settings, ConfigError> {
+        let ctx = Ctx { layers };
+        let merged = layers::merge(&ctx)?;
+        let file = parse(merged.table, &ctx)?;
+        let mut settings = Settings::from_file(&file, &ctx)?;
+        settings.path = layers
+            .iter()
+            .rfind(|l| matches!(l.origin, Origin::User | Origin::Named))
+            .and_then(|l| l.path)
+            .map(Path::to_path_buf);
+        settings.key_sources = merged.sources;
+        settings.locked = merged.locked;
+        settings.locked_overrides = merged.overrides;
+        Ok(settings)
+    }
+
+    fn from_file(file: &FileConfig, ctx: &Ctx<'_>) -> Result<Settings, ConfigError> {
+        let ctx = *ctx;
         let mut warnings = Vec::new();
         let from = top::from(file.from.as_ref(), &ctx)?;
         let decoder = top::decoder(file.ansi_codepage.as_ref(), &ctx)?;
@@ -265,7 +323,7 @@ impl Settings {
         let uses = |kind: BackendKind| {
             file.backend == kind || file.route.iter().any(|r| r.backend() == Some(kind))
         };
-        let composer = composer_for(&file, imap.as_ref(), &ctx)?;
+        let composer = composer_for(file, imap.as_ref(), &ctx)?;
         let graph_drafts = composer
             .as_ref()
             .is_some_and(|c| c.drafts_via() == Some(DraftsVia::Graph));
@@ -275,7 +333,7 @@ impl Settings {
             &ctx,
         )?;
         let oauth2 = oauth2_for(
-            &file,
+            file,
             graph.as_ref(),
             from.as_ref(),
             smtp.as_ref(),
@@ -286,7 +344,7 @@ impl Settings {
         let sendmail =
             sendmail::validate(file.sendmail.as_ref(), uses(BackendKind::Sendmail), &ctx)?;
         let mut settings = Settings {
-            path: path.map(Path::to_path_buf),
+            path: None,
             backend: file.backend,
             from,
             decoder,
@@ -307,6 +365,9 @@ impl Settings {
             mailbox: None,
             matched_route: None,
             warnings,
+            key_sources: Vec::new(),
+            locked: Vec::new(),
+            locked_overrides: Vec::new(),
         };
         // Checks across sections, once every section is known.
         backend::validate(&settings, &ctx)?;

@@ -49,7 +49,7 @@ pub(super) struct OAuth2Section {
     device_authorization_url: Option<Spanned<String>>,
     authorization_url: Option<Spanned<String>>,
     token_url: Option<Spanned<String>>,
-    token_file: Option<PathBuf>,
+    token_file: Option<Spanned<PathBuf>>,
 }
 
 /// What the section that uses the tokens contributes.

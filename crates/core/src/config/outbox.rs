@@ -3,11 +3,12 @@ use super::source::data_dir;
 use super::{ConfigError, Ctx};
 use serde::Deserialize;
 use std::path::PathBuf;
+use toml::Spanned;
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct OutboxSection {
-    dir: Option<PathBuf>,
+    dir: Option<Spanned<PathBuf>>,
 }
 
 impl OutboxSection {

@@ -22,7 +22,7 @@ pub(super) struct PluginSection {
 impl PluginSection {
     pub fn validate(&self, ctx: &Ctx<'_>) -> PluginSettings {
         PluginSettings {
-            library: ctx.resolve(self.library.get_ref()),
+            library: ctx.resolve(&self.library),
             options: self.options.clone(),
         }
     }

@@ -2,6 +2,7 @@
 use super::{ConfigError, Ctx, DEFAULT_TIMEOUT_SECS};
 use serde::Deserialize;
 use std::path::PathBuf;
+use toml::Spanned;
 
 pub const DEFAULT_SENDMAIL: &str = "/usr/sbin/sendmail";
 
@@ -15,7 +16,7 @@ pub struct SendmailSettings {
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct SendmailSection {
-    program: Option<PathBuf>,
+    program: Option<Spanned<PathBuf>>,
     #[serde(default)]
     args: Vec<String>,
     timeout_secs: Option<u64>,
@@ -35,7 +36,7 @@ pub(super) fn validate(
     Ok(Some(SendmailSettings {
         program: section
             .program
-            .as_deref()
+            .as_ref()
             .map(|p| ctx.resolve(p))
             .unwrap_or_else(|| PathBuf::from(DEFAULT_SENDMAIL)),
         args: section.args.clone(),

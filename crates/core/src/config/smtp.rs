@@ -139,7 +139,7 @@ pub(super) fn ca_file(
     key: &str,
     ctx: &Ctx<'_>,
 ) -> Result<PathBuf, ConfigError> {
-    let path = ctx.resolve(value.get_ref());
+    let path = ctx.resolve(value);
     let shown = path.display();
     let text = std::fs::read(&path)
         .map_err(|e| ctx.at(value, key, format!("cannot read {shown}: {e}")))?;
@@ -407,7 +407,7 @@ pub(super) fn password_source(
                 &format!("{section}.password"),
                 "a plain password in the file; prefer password_env or password_command",
             ));
-            if let Some(mode) = ctx.path.and_then(readable_by_others) {
+            if let Some(mode) = ctx.path_of(p).and_then(readable_by_others) {
                 warnings.push(ctx.warning(
                         p,
                         &format!("{section}.password"),

@@ -125,9 +125,15 @@ fn composer_and_routes() {
 
 #[test]
 fn named_but_missing_file_is_an_error() {
-    let missing = ConfigSource::Named(PathBuf::from("/nonexistent/mapishim.toml"));
+    let missing = ConfigSource::named(PathBuf::from("/nonexistent/mapishim.toml"));
     assert!(missing.load().is_err());
-    let absent_default = ConfigSource::Default(PathBuf::from("/nonexistent/mapishim.toml"));
+    let absent_default = ConfigSource {
+        files: vec![ConfigFile {
+            origin: Origin::User,
+            path: PathBuf::from("/nonexistent/mapishim.toml"),
+            named_by: None,
+        }],
+    };
     assert!(absent_default.load().is_ok());
 }
 
