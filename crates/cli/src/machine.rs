@@ -22,21 +22,11 @@ fn given(value: &Option<String>) -> Option<&str> {
     value.as_deref().map(str::trim).filter(|v| !v.is_empty())
 }
 
-/// `%ProgramData%\mapishim\config.toml`, `/Library/Application Support/mapishim/…`,
-/// `/etc/mapishim/config.toml`.
+/// Where this platform's machine file is (the one the configuration is read from).
 pub fn machine_file() -> Result<PathBuf, String> {
-    if cfg!(windows) {
-        let data = std::env::var_os("ProgramData")
-            .filter(|d| !d.is_empty())
-            .ok_or("ProgramData is not set: cannot tell where the machine configuration goes")?;
-        Ok(PathBuf::from(data).join("mapishim").join("config.toml"))
-    } else if cfg!(target_os = "macos") {
-        Ok(PathBuf::from(
-            "/Library/Application Support/mapishim/config.toml",
-        ))
-    } else {
-        Ok(PathBuf::from("/etc/mapishim/config.toml"))
-    }
+    mapishim_core::config::machine_file().ok_or_else(|| {
+        "ProgramData is not set: cannot tell where the machine configuration goes".into()
+    })
 }
 
 /// The file's text: the named file as it is, or one made from the SMTP values.

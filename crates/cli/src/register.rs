@@ -60,7 +60,7 @@ pub fn registered_dll_path(
     lookup: impl Fn(&str) -> Option<String>,
 ) -> Result<String, String> {
     let raw = dll.display().to_string();
-    let expanded = PathBuf::from(expand(&raw, lookup));
+    let expanded = PathBuf::from(mapishim_core::config::expand_env(&raw, lookup));
     check_provider_name(&expanded)?;
     if !expanded.is_file() {
         return Err(format!("{} does not exist", expanded.display()));
