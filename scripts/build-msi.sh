@@ -20,9 +20,16 @@ wxs=$PWD/packaging/wix/mapishim.wxs
 for arch in x64 x86; do
   out=$dist/mapishim-$version-$arch.msi
   # One ProductCode per version and architecture, the same on every rebuild (UUIDv5): a
-  # rebuilt package is the same product, a new version a major upgrade of it.
-  product=$(python3 -c 'import sys, uuid; print(str(uuid.uuid5(uuid.UUID("7E4A2DF5-338B-4380-971D-0CCFA6154241"), sys.argv[1])).upper())' "mapishim-$version-$arch")
+  # rebuilt package is the same product, a new version a major upgrade of it. Also its
+  # packed form, the name Windows Installer gives the product's registry keys.
+  read -r product packed < <(python3 - "mapishim-$version-$arch" <<'PY'
+import sys, uuid
+code = str(uuid.uuid5(uuid.UUID("7E4A2DF5-338B-4380-971D-0CCFA6154241"), sys.argv[1])).upper()
+g = code.replace("-", "")
+print(code, g[7::-1] + g[11:7:-1] + g[15:11:-1] + "".join(g[i + 1] + g[i] for i in range(16, 32, 2)))
+PY
+)
   # File/@Source is relative to the folder wixl runs in (it takes no absolute source).
-  (cd "$dist" && wixl -a "$arch" -D Arch="$arch" -D Version="$version" -D ProductCode="$product" -o "$out" "$wxs")
+  (cd "$dist" && wixl -a "$arch" -D Arch="$arch" -D Version="$version" -D ProductCode="$product" -D PackedProductCode="$packed" -o "$out" "$wxs")
   echo "$out"
 done

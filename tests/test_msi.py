@@ -287,6 +287,12 @@ def test_config_file_property_copies_the_file_and_a_bad_one_fails_the_install(ms
     assert not (prefix64.drive_c / "Program Files" / "mapishim").exists(), "rolled back"
     assert installed_products(prefix64, tmp_path) == []
 
+    port = msiexec(prefix64, tmp_path, "/i", current["x64"], "REGISTER=0", "SMTP_HOST=smtp.example.org", "SMTP_PORT=smtp", check=False)
+    assert port.returncode != 0 and 'SMTP_PORT "smtp" is not a port number' in port.log, port.log[-3000:]
+    both = msiexec(prefix64, tmp_path, "/i", current["x64"], "REGISTER=0", f"CONFIG_FILE={wine_path(site)}", f"FROM={FROM}", check=False)
+    assert both.returncode != 0 and "not both" in both.log
+    assert installed_products(prefix64, tmp_path) == [] and not machine_file.exists()
+
     msiexec(prefix64, tmp_path, "/i", current["x64"], "REGISTER=0", f"CONFIG_FILE={wine_path(site)}")
     assert machine_file.read_bytes() == site.read_bytes()
     mail = "\n".join(export(prefix64, tmp_path, "HKEY_LOCAL_MACHINE\\Software\\Clients\\Mail", "mail"))
@@ -305,6 +311,13 @@ def test_per_user_install_writes_only_the_profile_and_hkcu(msi_packages, prefix6
     outside = lambda: [p for p in files_under(drive_c) if not p.startswith(f"users{os.sep}")]  # noqa: E731
     files_before = outside()
     hklm_before, hkcu_before = registry(prefix64, tmp_path, "before")
+
+    # ALLUSERS= goes last: Wine's msiexec skips spaces after "=", so an empty value followed
+    # by another property would take that property as its value (and a quoted "" arrives
+    # with backslashes when passed through Wine's command line).
+    refused = msiexec(prefix64, tmp_path, "/i", current["x64"], "SMTP_HOST=smtp.example.org", "ALLUSERS=", check=False)
+    assert refused.returncode != 0 and "LaunchConditions. Return value 0" in refused.log, "the machine file needs a per-machine install"
+    assert installed_products(prefix64, tmp_path) == []
 
     msiexec(prefix64, tmp_path, "/i", current["x64"], "ALLUSERS=")
     programs = prefix64.profile / "AppData" / "Local" / "Programs"
@@ -333,7 +346,9 @@ def test_per_user_install_writes_only_the_profile_and_hkcu(msi_packages, prefix6
     status = wine_run(prefix64.work, programs / "mapishim-AMD64" / "mapishim.exe", "status").stdout
     assert re.search(r'HKCU: default mail client "mapishim"; DLLPath .*mapishim\.dll \(exists, this mapishim build\)', status), status
 
-    msiexec(prefix64, tmp_path, "/x", current["x64"], "ALLUSERS=")
+    # As Add or Remove Programs and Intune uninstall: no ALLUSERS; the package finds its
+    # per-user record.
+    msiexec(prefix64, tmp_path, "/x", current["x64"])
     # Only the (empty) per-user Programs known folder may stay: Windows keeps it, and Wine
     # made it for this install.
     assert files_under(programs) == []
