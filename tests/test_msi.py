@@ -409,3 +409,13 @@ def test_x86_package_in_a_32_bit_prefix(msi_packages, prefix32, windows_dist, tm
     msiexec(prefix32, tmp_path, "/x", current["x86"])
     assert not folder.exists()
     assert_same_registry(registry(prefix32, tmp_path, "after"), before)
+
+
+def test_x86_package_refuses_64_bit_windows(msi_packages, prefix64, tmp_path):
+    """On 64-bit Windows the x64 package holds both builds; the x86 one would register a
+    DLLPath that 64-bit callers expand to a folder it never fills."""
+    current, _ = msi_packages
+    refused = msiexec(prefix64, tmp_path, "/i", current["x86"], check=False)
+    assert refused.returncode != 0 and "LaunchConditions. Return value 0" in refused.log
+    assert installed_products(prefix64, tmp_path) == []
+    assert not (prefix64.drive_c / "Program Files (x86)" / "mapishim").exists()
