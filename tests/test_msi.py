@@ -17,7 +17,7 @@ import time
 import tomllib
 
 import pytest
-from conftest import C_DIR, ROOT, boot_prefix, require_wine, run, run_unpiped, wine_path, wine_program
+from conftest import C_DIR, ROOT, WINE32_UNAVAILABLE, boot_prefix, require_wine, run, run_unpiped, wine_path, wine_program
 from smtp_server import Server
 
 pytestmark = pytest.mark.wine
@@ -251,13 +251,17 @@ def test_per_machine_install_registers_and_configures_then_uninstalls_cleanly(ms
         assert 'default mail client "mapishim"' in status and "this mapishim build" in status, status
         assert len(installed_products(prefix64, tmp_path)) == 1
 
-        for kind, subject in (("wine64", "from a 64-bit program"), ("wine32", "from a 32-bit program")):
+        # The 32-bit program only where 32-bit Wine could be installed (the one excused gap).
+        callers = {"wine64": "from a 64-bit program", "wine32": "from a 32-bit program"}
+        if WINE32_UNAVAILABLE:
+            del callers["wine32"]
+        for kind, subject in callers.items():
             require_wine(kind)
             exe = no_dll_program(kind, windows_dist, tmp_path)
             proc = wine_run(prefix64.work, exe, subject, check=False, timeout=120)
             assert proc.returncode == 0 and "rc=0" in proc.stdout, f"{kind}: {proc.stdout}{proc.stderr}"
-        messages = received(server, 2)
-    assert sorted(m["Subject"] for m in messages) == ["from a 32-bit program", "from a 64-bit program"]
+        messages = received(server, len(callers))
+    assert sorted(m["Subject"] for m in messages) == sorted(callers.values())
     assert all(str(m["From"]) == FROM and m["To"].addresses[0].addr_spec == "bob@example.org" for m in messages)
     log = (prefix64.profile / "AppData" / "Local" / "mapishim" / "mapishim.log").read_text(errors="replace")
     assert "installed_app" in log, "the sends went through mapishim (its log names the program)"
