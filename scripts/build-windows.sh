@@ -8,12 +8,20 @@
 #     wine/bcryptprimitives.dll   only for Wine < 9 (see docs/deploy-wine.md)
 # <target> is cargo's target directory (./target unless CARGO_TARGET_DIR or the cargo
 # configuration says otherwise). With --zip, also <target>/dist/mapishim-<version>-windows.zip
-# with both folders and the README. Prints the dist folder.
+# with both folders and the README; with --msi, the Windows Installer packages
+# <target>/dist/windows/mapishim-<version>-x64.msi and -x86.msi (scripts/build-msi.sh).
+# Prints the dist folder (last).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib/cargo.sh
-zip=0
-[ "${1:-}" = "--zip" ] && zip=1
+zip=0 msi=0
+for arg in "$@"; do
+  case $arg in
+    --zip) zip=1 ;;
+    --msi) msi=1 ;;
+    *) echo "usage: build-windows.sh [--zip] [--msi]" >&2; exit 2 ;;
+  esac
+done
 # For size, not speed (Cargo.toml's release profile): the DLL's budget is 4 MiB.
 export CARGO_PROFILE_RELEASE_OPT_LEVEL=s
 target=$(cargo_target_dir)
@@ -42,4 +50,5 @@ if [ $zip -eq 1 ]; then
   (cd "$dist" && python3 -m zipfile -c "../mapishim-$version-windows.zip" x64 x86 README.md)
   echo "$archive"
 fi
+[ $msi -eq 1 ] && scripts/build-msi.sh "$dist"
 echo "$dist"

@@ -472,9 +472,19 @@ mod windows {
                 _ => std::env::var("ProgramFiles(x86)").or_else(|_| std::env::var("ProgramFiles")),
             }
             .ok();
+            // The two variables a caller's bitness changes (the MSI's per-user DLLPath
+            // names its build folder by PROCESSOR_ARCHITECTURE).
+            let architecture = match bits {
+                64 => std::env::var("PROCESSOR_ARCHITEW6432")
+                    .or_else(|_| std::env::var("PROCESSOR_ARCHITECTURE"))
+                    .ok(),
+                _ => Some("x86".to_string()),
+            };
             let dll = expand_env(&raw, |v| {
                 if v.eq_ignore_ascii_case("ProgramFiles") {
                     program_files.clone()
+                } else if v.eq_ignore_ascii_case("PROCESSOR_ARCHITECTURE") {
+                    architecture.clone()
                 } else {
                     std::env::var(v).ok()
                 }
@@ -520,7 +530,11 @@ mod windows {
         });
         let drop_in = beside.as_ref().is_some_and(|(_, dll)| is_mapishim(dll));
         let register = "register mapishim: `mapishim register --machine` as administrator (every user), `mapishim register` (this user), or install the MSI";
-        for bits in [64, 32] {
+        // 32-bit Windows has no 64-bit programs.
+        let native_32 = cfg!(target_pointer_width = "32")
+            && std::env::var_os("PROCESSOR_ARCHITEW6432").is_none();
+        let callers: &[u32] = if native_32 { &[32] } else { &[64, 32] };
+        for &bits in callers {
             let check = format!("provider, {bits}-bit");
             let problem = match registered(bits) {
                 None => format!(

@@ -13,7 +13,7 @@ pub struct Init {
     pub force: bool,
 }
 
-fn toml_string(text: &str) -> String {
+pub(crate) fn toml_string(text: &str) -> String {
     toml::Value::String(text.to_string()).to_string()
 }
 

@@ -5,6 +5,7 @@ mod auth;
 mod doctor;
 mod drafts;
 mod init;
+mod machine;
 mod register;
 
 use clap::{CommandFactory, Parser, Subcommand};
@@ -82,7 +83,8 @@ enum Command {
         /// Client key name under Clients\Mail.
         #[arg(long, default_value = register::DEFAULT_NAME)]
         name: String,
-        /// Provider DLL; default: mapishim.dll beside mapishim.exe.
+        /// Provider DLL; default: mapishim.dll beside mapishim.exe. A path with %VARIABLES%
+        /// is registered unexpanded (REG_EXPAND_SZ), once its expansion exists.
         #[arg(long)]
         dll: Option<PathBuf>,
     },
@@ -166,6 +168,26 @@ enum ConfigAction {
         #[arg(long)]
         force: bool,
     },
+    /// Write the machine-wide configuration (%ProgramData%\mapishim\config.toml,
+    /// /etc/mapishim/config.toml), as the MSI does; empty values count as not given.
+    WriteMachine {
+        /// Copy this file (a path or a UNC name), after checking that it loads.
+        #[arg(long)]
+        file: Option<String>,
+        /// Make `backend = "smtp"` with this server.
+        #[arg(long)]
+        smtp_host: Option<String>,
+        #[arg(long)]
+        smtp_port: Option<String>,
+        /// starttls (the default), tls or none (loopback only).
+        #[arg(long)]
+        smtp_security: Option<String>,
+        /// The sender, `address` or `Name <address>`.
+        #[arg(long)]
+        from: Option<String>,
+    },
+    /// Remove the machine-wide configuration file (and its folder when empty).
+    RemoveMachine,
 }
 
 #[derive(Subcommand)]
@@ -747,6 +769,25 @@ fn main() -> ExitCode {
             host,
             force,
         }),
+        Command::Config {
+            action:
+                ConfigAction::WriteMachine {
+                    file,
+                    smtp_host,
+                    smtp_port,
+                    smtp_security,
+                    from,
+                },
+        } => machine::write(&machine::MachineConfig {
+            file,
+            smtp_host,
+            smtp_port,
+            smtp_security,
+            from,
+        }),
+        Command::Config {
+            action: ConfigAction::RemoveMachine,
+        } => machine::remove(),
         Command::Auth {
             action: AuthAction::Login,
         } => load().and_then(|(_, s)| auth::login(&s)),

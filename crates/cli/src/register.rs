@@ -50,6 +50,27 @@ pub fn check_provider_name(dll: &Path) -> Result<(), String> {
     Ok(())
 }
 
+/// The `DLLPath` to register for `dll`: a path with `%VARIABLES%` (the MSI's per-user
+/// `…\%PROCESSOR_ARCHITECTURE%\mapishim.dll`, which 64- and 32-bit callers each expand to
+/// their own build) is kept as given once its expansion here names an existing provider;
+/// any other path is made portable.
+pub fn registered_dll_path(
+    dll: &Path,
+    program_dirs: &[String],
+    lookup: impl Fn(&str) -> Option<String>,
+) -> Result<String, String> {
+    let raw = dll.display().to_string();
+    let expanded = PathBuf::from(mapishim_core::config::expand_env(&raw, lookup));
+    check_provider_name(&expanded)?;
+    if !expanded.is_file() {
+        return Err(format!("{} does not exist", expanded.display()));
+    }
+    if expanded != dll {
+        return Ok(raw);
+    }
+    Ok(portable_dll_path(dll, program_dirs))
+}
+
 pub fn default_dll() -> Result<PathBuf, String> {
     let exe = std::env::current_exe().map_err(|e| format!("cannot locate mapishim.exe: {e}"))?;
     Ok(exe.with_file_name("mapishim.dll"))
@@ -190,15 +211,11 @@ mod imp {
             Some(d) => d,
             None => default_dll()?,
         };
-        check_provider_name(&dll)?;
-        if !dll.is_file() {
-            return Err(format!("{} does not exist", dll.display()));
-        }
         let program_dirs: Vec<String> = ["ProgramW6432", "ProgramFiles(x86)", "ProgramFiles"]
             .iter()
             .filter_map(|v| std::env::var(v).ok())
             .collect();
-        let dll_path = portable_dll_path(&dll, &program_dirs);
+        let dll_path = registered_dll_path(&dll, &program_dirs, |v| std::env::var(v).ok())?;
         let client_path = format!(r"{MAIL}\{name}");
         for view in views(scope) {
             let already = view.open(&client_path).is_some_and(|k| {
@@ -421,6 +438,39 @@ mod tests {
         assert_eq!(
             mapishim_core::config::expand_env(r"%Nope%\x %", env),
             r"%Nope%\x %"
+        );
+    }
+
+    #[test]
+    fn a_path_with_variables_is_registered_as_given() {
+        let dir = tempfile::tempdir().unwrap();
+        let arch = dir.path().join("AMD64");
+        std::fs::create_dir(&arch).unwrap();
+        std::fs::write(arch.join("mapishim.dll"), b"MZ").unwrap();
+        let raw = dir
+            .path()
+            .join("%PROCESSOR_ARCHITECTURE%")
+            .join("mapishim.dll");
+        let env = |v: &str| (v == "PROCESSOR_ARCHITECTURE").then(|| "AMD64".to_string());
+        assert_eq!(
+            registered_dll_path(&raw, &[], env).unwrap(),
+            raw.display().to_string()
+        );
+        let none = |_: &str| None;
+        assert!(
+            registered_dll_path(&raw, &[], none)
+                .unwrap_err()
+                .contains("does not exist")
+        );
+        let named_mapi32 = dir
+            .path()
+            .join("%PROCESSOR_ARCHITECTURE%")
+            .join("mapi32.dll");
+        assert!(registered_dll_path(&named_mapi32, &[], env).is_err());
+        let plain = arch.join("mapishim.dll");
+        assert_eq!(
+            registered_dll_path(&plain, &[], none).unwrap(),
+            plain.display().to_string()
         );
     }
 
