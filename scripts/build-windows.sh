@@ -23,7 +23,7 @@ for arg in "$@"; do
   esac
 done
 # For size, not speed (Cargo.toml's release profile): the DLL's budget is 4 MiB.
-export CARGO_PROFILE_RELEASE_OPT_LEVEL=s
+export CARGO_PROFILE_RELEASE_OPT_LEVEL=z
 target=$(cargo_target_dir)
 dist=$target/dist/windows
 for pair in x86_64-pc-windows-gnu:x64:x86_64-w64-mingw32 i686-pc-windows-gnu:x86:i686-w64-mingw32; do
