@@ -1,7 +1,9 @@
 """Postfix's smtp-sink on a loopback port: a C SMTP server that announces PIPELINING and
 costs its clients nothing, for the pipelining tests and scripts/bench. Runs unprivileged
 (-u nobody when started as root); counts the messages it accepted (-c), and with
-`dump=True` writes each transaction to a file (-d), read into `dumps` when it stops."""
+`dump=True` writes each transaction to a file (-d), read into `dumps` when it stops.
+Its output goes to a file, not a pipe: -c prints a line per message, and a pipe read only
+at the end fills after a few thousand and stalls the server."""
 
 import os
 import re
@@ -35,7 +37,8 @@ class SmtpSink:
             self.dump = tempfile.mkdtemp(prefix="smtp-sink-")
             os.chmod(self.dump, 0o777)
             cmd += ["-d", os.path.join(self.dump, "%H%M%S.")]
-        self.proc = subprocess.Popen(cmd + [f"127.0.0.1:{self.port}", "256"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        self.output = tempfile.TemporaryFile()
+        self.proc = subprocess.Popen(cmd + [f"127.0.0.1:{self.port}", "256"], stdout=self.output, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 10
         while True:
             try:
@@ -44,17 +47,25 @@ class SmtpSink:
             except OSError:
                 if self.proc.poll() is not None or time.monotonic() > deadline:
                     self.proc.kill()
-                    raise RuntimeError(f"smtp-sink did not start: {self.proc.stderr.read().decode(errors='replace')}")
+                    self.proc.wait()
+                    raise RuntimeError(f"smtp-sink did not start: {self.read_output().decode(errors='replace')}")
                 time.sleep(0.05)
         self.messages = None
         self.dumps = []
+
+    def read_output(self):
+        self.output.seek(0)
+        out = self.output.read()
+        self.output.close()
+        return out
 
     def __enter__(self):
         return self
 
     def __exit__(self, *exc):
         self.proc.terminate()
-        out, _ = self.proc.communicate(timeout=10)
+        self.proc.wait(timeout=10)
+        out = self.read_output()
         counts = re.findall(rb"mesg=(\d+)", out)
         self.messages = int(counts[-1]) if counts else 0
         if self.dump is not None:
