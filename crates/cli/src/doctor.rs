@@ -439,82 +439,7 @@ fn pe_bits(dll: &Path) -> Option<u32> {
 #[cfg(windows)]
 mod windows {
     use super::{Report, is_mapishim, pe_bits};
-    use mapishim_core::config::expand_env;
     use std::path::Path;
-    use windows_registry::{CURRENT_USER, Key, LOCAL_MACHINE};
-
-    const MAIL: &str = crate::register::MAIL;
-    const KEY_WOW64_64KEY: u32 = 0x0100;
-
-    /// The mail client Windows' mapi32.dll stub would load: HKCU's default first, then
-    /// HKLM's; `DLLPath` expanded as a caller of `bits` bits sees `%ProgramFiles%`.
-    fn registered(bits: u32) -> Option<(String, String, String)> {
-        let roots: [(&Key, &str); 2] = [(CURRENT_USER, "HKCU"), (LOCAL_MACHINE, "HKLM")];
-        for (root, label) in roots {
-            let open = |path: &str| {
-                root.options()
-                    .read()
-                    .access(KEY_WOW64_64KEY)
-                    .open(path)
-                    .ok()
-            };
-            let Some(client) = open(MAIL)
-                .and_then(|k| k.get_string("").ok())
-                .filter(|c| !c.is_empty())
-            else {
-                continue;
-            };
-            let raw = open(&format!(r"{MAIL}\{client}"))
-                .and_then(|k| k.get_string("DLLPath").ok())
-                .unwrap_or_default();
-            let program_files = match bits {
-                64 => std::env::var("ProgramW6432").or_else(|_| std::env::var("ProgramFiles")),
-                _ => std::env::var("ProgramFiles(x86)").or_else(|_| std::env::var("ProgramFiles")),
-            }
-            .ok();
-            // The two variables a caller's bitness changes (the MSI's per-user DLLPath
-            // names its build folder by PROCESSOR_ARCHITECTURE).
-            let architecture = match bits {
-                64 => std::env::var("PROCESSOR_ARCHITEW6432")
-                    .or_else(|_| std::env::var("PROCESSOR_ARCHITECTURE"))
-                    .ok(),
-                _ => Some("x86".to_string()),
-            };
-            let dll = expand_env(&raw, |v| {
-                if v.eq_ignore_ascii_case("ProgramFiles") {
-                    program_files.clone()
-                } else if v.eq_ignore_ascii_case("PROCESSOR_ARCHITECTURE") {
-                    architecture.clone()
-                } else {
-                    std::env::var(v).ok()
-                }
-            });
-            return Some((label.to_string(), client, caller_view(&dll, bits)));
-        }
-        None
-    }
-
-    /// The file a caller of `bits` bits opens at `path`: WOW64 redirects a 32-bit
-    /// program's System32 to SysWOW64, and a 32-bit doctor reaches the 64-bit one through
-    /// Sysnative.
-    fn caller_view(path: &str, bits: u32) -> String {
-        let windir = std::env::var("SystemRoot").unwrap_or_else(|_| r"C:\windows".into());
-        let system32 = format!(r"{windir}\System32\");
-        let ours = if cfg!(target_pointer_width = "64") {
-            64
-        } else {
-            32
-        };
-        let rest = path
-            .get(..system32.len())
-            .filter(|head| head.eq_ignore_ascii_case(&system32))
-            .map(|_| &path[system32.len()..]);
-        match (rest, ours, bits) {
-            (Some(rest), 64, 32) => format!(r"{windir}\SysWOW64\{rest}"),
-            (Some(rest), 32, 64) => format!(r"{windir}\Sysnative\{rest}"),
-            _ => path.to_string(),
-        }
-    }
 
     /// What a 64-bit and a 32-bit caller would load through the stub, and a copy of
     /// mapi32.dll beside `app`. A provider other than mapishim fails, unless the program
@@ -536,13 +461,16 @@ mod windows {
         let callers: &[u32] = if native_32 { &[32] } else { &[64, 32] };
         for &bits in callers {
             let check = format!("provider, {bits}-bit");
-            let problem = match registered(bits) {
+            let problem = match crate::register::provider_for(bits) {
                 None => format!(
                     "no mail client is registered: a {bits}-bit program's \"Send by e-mail\" finds no provider"
                 ),
-                Some((view, client, dll)) => {
-                    let detail = format!("{view} default mail client {client:?}, DLLPath {dll}");
-                    let path = Path::new(&dll);
+                Some(provider) => {
+                    let detail = format!(
+                        "{} default mail client {:?}, DLLPath {}",
+                        provider.view, provider.client, provider.dll
+                    );
+                    let path = Path::new(&provider.dll);
                     if !path.is_file() {
                         format!("{detail}: the file does not exist")
                     } else if pe_bits(path) != Some(bits) {

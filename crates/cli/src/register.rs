@@ -77,7 +77,7 @@ pub fn default_dll() -> Result<PathBuf, String> {
 }
 
 #[cfg(windows)]
-pub use imp::{register, status, unregister};
+pub use imp::{provider_for, register, status, unregister};
 
 #[cfg(not(windows))]
 pub fn register(_: Scope, _: &str, _: Option<PathBuf>) -> Result<(), String> {
@@ -337,10 +337,100 @@ mod imp {
         Ok(())
     }
 
+    /// The provider Windows' mapi32.dll stub loads for a caller of `bits` bits.
+    pub struct Provider {
+        /// The view the default came from: HKCU, or HKLM.
+        pub view: &'static str,
+        pub client: String,
+        /// `DLLPath` expanded in the caller's environment, as the caller opens it.
+        pub dll: String,
+    }
+
+    /// HKCU's default mail client if it has one, else HKLM's (the order in which the stub
+    /// reads them; `mapishim doctor` then checks that the file exists); `DLLPath` expanded
+    /// with `%ProgramFiles%` and `%PROCESSOR_ARCHITECTURE%` as a `bits`-bit caller sees
+    /// them (the MSI's per-user `DLLPath` names its build folder by the latter).
+    pub fn provider_for(bits: u32) -> Option<Provider> {
+        let roots = [
+            View {
+                root: CURRENT_USER,
+                access: 0,
+                label: "HKCU",
+            },
+            // `Clients` is one key for both HKLM views.
+            View {
+                root: LOCAL_MACHINE,
+                access: KEY_WOW64_64KEY,
+                label: "HKLM",
+            },
+        ];
+        let view = roots.into_iter().find_map(|view| {
+            let client = view
+                .open(MAIL)
+                .and_then(|k| string(&k, ""))
+                .filter(|c| !c.is_empty())?;
+            Some((view, client))
+        });
+        let (view, client) = view?;
+        let raw = view
+            .open(&format!(r"{MAIL}\{client}"))
+            .and_then(|k| string(&k, "DLLPath"))
+            .unwrap_or_default();
+        let program_files = match bits {
+            64 => std::env::var("ProgramW6432").or_else(|_| std::env::var("ProgramFiles")),
+            _ => std::env::var("ProgramFiles(x86)").or_else(|_| std::env::var("ProgramFiles")),
+        }
+        .ok();
+        let architecture = match bits {
+            64 => std::env::var("PROCESSOR_ARCHITEW6432")
+                .or_else(|_| std::env::var("PROCESSOR_ARCHITECTURE"))
+                .ok(),
+            _ => Some("x86".to_string()),
+        };
+        let dll = mapishim_core::config::expand_env(&raw, |v| {
+            if v.eq_ignore_ascii_case("ProgramFiles") {
+                program_files.clone()
+            } else if v.eq_ignore_ascii_case("PROCESSOR_ARCHITECTURE") {
+                architecture.clone()
+            } else {
+                std::env::var(v).ok()
+            }
+        });
+        Some(Provider {
+            view: view.label,
+            client,
+            dll: caller_view(&dll, bits),
+        })
+    }
+
+    /// The file a caller of `bits` bits opens at `path`: WOW64 redirects a 32-bit
+    /// program's System32 to SysWOW64, and a 32-bit process reaches the 64-bit one through
+    /// Sysnative.
+    fn caller_view(path: &str, bits: u32) -> String {
+        let windir = std::env::var("SystemRoot").unwrap_or_else(|_| r"C:\windows".into());
+        let system32 = format!(r"{windir}\System32\");
+        let rest = path
+            .get(..system32.len())
+            .filter(|head| head.eq_ignore_ascii_case(&system32))
+            .map(|_| &path[system32.len()..]);
+        match (rest, own_bits(), bits) {
+            (Some(rest), 64, 32) => format!(r"{windir}\SysWOW64\{rest}"),
+            (Some(rest), 32, 64) => format!(r"{windir}\Sysnative\{rest}"),
+            _ => path.to_string(),
+        }
+    }
+
+    fn own_bits() -> u32 {
+        if cfg!(target_pointer_width = "64") {
+            64
+        } else {
+            32
+        }
+    }
+
     pub fn status() -> Result<(), String> {
         let ours = default_dll().ok();
         let lookup = |v: &str| std::env::var(v).ok();
-        let mut effective: Option<(String, String)> = None;
         let all: Vec<View> = views(Scope::User)
             .into_iter()
             .chain(views(Scope::Machine))
@@ -370,9 +460,6 @@ mod imp {
                         if exists { "exists" } else { "MISSING" },
                         if is_ours { ", this mapishim build" } else { "" }
                     );
-                    if effective.is_none() && exists {
-                        effective = Some((view.label.to_string(), expanded));
-                    }
                 }
             }
         }
@@ -384,12 +471,19 @@ mod imp {
                 mapi.as_deref().unwrap_or("(not set)")
             );
         }
-        match effective {
-            Some((label, dll)) => println!(
-                "A program calling Windows' mapi32.dll stub loads {dll} (from {label}; the stub reads HKCU first). \
-Wine's builtin mapi32 reads HKLM only. A program with a mapi32.dll beside it loads that one instead, \
+        let beside = "A program with a mapi32.dll beside it loads that one instead, \
 unless it restricts its DLL search to System32 (SetDefaultDllDirectories, as 7-Zip 21 and later do): \
-such a program is reached only through registration or a System32 copy."
+such a program is reached only through registration or a System32 copy.";
+        match provider_for(own_bits()) {
+            Some(p) if !Path::new(&p.dll).is_file() => println!(
+                "A program calling Windows' mapi32.dll stub finds {}'s default mail client {:?}, whose DLLPath {} does not exist: \
+such a program may find no provider, because HKCU's default takes precedence over HKLM's. Wine's builtin mapi32 reads HKLM only. {beside}",
+                p.view, p.client, p.dll
+            ),
+            Some(p) => println!(
+                "A program calling Windows' mapi32.dll stub loads {} (from {}; the stub reads HKCU first). \
+Wine's builtin mapi32 reads HKLM only. {beside}",
+                p.dll, p.view
             ),
             None => println!(
                 "No registered provider: a program loads a mapi32.dll beside it if there is one, else the system's. \
