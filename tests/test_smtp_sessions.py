@@ -1,14 +1,15 @@
 """SMTP hardening (issue 11): a bounded `password_command` (item 3), one connection per
-MAPILogon session (item 17), against aiosmtpd on loopback with STARTTLS and AUTH; and a
-session's messages pipelined (RFC 2920) to aiosmtpd announcing PIPELINING and to Postfix's
-smtp-sink, with no NOOP probe between them."""
+MAPILogon session (item 17), against aiosmtpd on loopback with STARTTLS and AUTH, with the
+Linux library and the x64 DLL under Wine (where a command is stopped through a job object);
+and a session's messages pipelined (RFC 2920) to aiosmtpd announcing PIPELINING and to
+Postfix's smtp-sink, with no NOOP probe between them."""
 
 import email
 import email.policy
 import time
 
 import pytest
-from conftest import C_DIR, Runner, compile_c, run_unpiped
+from conftest import C_DIR, Runner, compile_c, run_unpiped, toml_string, wine_env, wine_program
 from oauth_smtp import OAuthSmtp, tls_context
 from smtp_server import Server
 from smtp_sink import SmtpSink
@@ -17,6 +18,22 @@ from smtp_sink import SmtpSink
 @pytest.fixture(scope="session")
 def session_sends(dist, build_dir):
     return Runner("linux", compile_c(dist, build_dir, C_DIR / "session_sends.c", "session_sends"))
+
+
+@pytest.fixture(scope="session", params=["linux", "wine64"])
+def session_sender(request, dist, build_dir):
+    """session_sends, and secret_helper (a `password_command`), for Linux or Wine."""
+    if request.param == "linux":
+        sends = compile_c(dist, build_dir, C_DIR / "session_sends.c", "session_sends")
+        runner = Runner("linux", sends)
+        runner.helper = compile_c(dist, build_dir, C_DIR / "secret_helper.c", "secret_helper")
+        return runner
+    windows_dist = request.getfixturevalue("windows_dist")
+    prefix = request.getfixturevalue("wine_prefix")
+    sends = wine_program("wine64", windows_dist, build_dir, C_DIR / "session_sends.c", "session_sends")
+    runner = Runner("wine64", sends, prefix=["wine"], env=wine_env(prefix))
+    runner.helper = wine_program("wine64", windows_dist, build_dir, C_DIR / "secret_helper.c", "secret_helper", with_dll=False)
+    return runner
 
 
 def config(setup, port, ca_file, auth_lines, timeout=5):
@@ -32,20 +49,25 @@ def config(setup, port, ca_file, auth_lines, timeout=5):
 
 
 def sends(runner, setup, sessions, rounds, pause_ms=0, timeout=60):
-    proc = run_unpiped([runner.exe, sessions, rounds, pause_ms, "SMTP:to@example.org"], setup.env(runner), timeout)
+    proc = run_unpiped([*runner.prefix, runner.exe, sessions, rounds, pause_ms, "SMTP:to@example.org"], setup.env(runner), timeout)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     return [int(line[3:]) for line in proc.stdout.splitlines() if line.startswith("rc=")], proc
+
+
+def call_times(proc):
+    """How long each MAPISendMail took, in seconds, as the program measured it."""
+    return [int(line[3:]) / 1000 for line in proc.stdout.splitlines() if line.startswith("ms=")]
 
 
 def spooled(setup):
     return sorted(setup.outbox.rglob("*.eml")) if setup.outbox.exists() else []
 
 
-def test_each_session_keeps_its_own_connection(session_sends, setup, tmp_path):
+def test_each_session_keeps_its_own_connection(session_sender, setup, tmp_path):
     ca_file, context = tls_context(tmp_path)
     with OAuthSmtp(context, password=("accounts@example.org", "s3cret")) as smtp:
-        config(setup, smtp.port, ca_file, 'password_command = ["printf", "s3cret\\\\n"]\n')
-        codes, _ = sends(session_sends, setup, 2, 3)
+        config(setup, smtp.port, ca_file, 'password = "s3cret"\n')
+        codes, _ = sends(session_sender, setup, 2, 3)
     assert codes == [0] * 6
     by_session = {}
     for m in smtp.messages:
@@ -60,24 +82,28 @@ def test_each_session_keeps_its_own_connection(session_sends, setup, tmp_path):
 
 
 @pytest.mark.parametrize(
-    "command, expected",
-    [
-        ('["sleep", "20"]', "did not finish within 3 s"),
-        ('["true"]', "printed nothing"),
-        ('["sh", "-c", "echo nope >&2; exit 4"]', "nope"),
-    ],
+    "mode, expected",
+    [("hang", "did not finish within 3 s"), ("empty", "printed nothing"), ("fail", "nope")],
 )
-def test_password_command_is_bounded_and_never_empty(session_sends, setup, tmp_path, command, expected):
+def test_password_command_is_bounded_and_never_empty(session_sender, setup, tmp_path, mode, expected):
+    """A hanging command (with a child of its own) is stopped with its tree within
+    `timeout_secs`; empty output or a failure is an authentication-configuration error."""
     ca_file, context = tls_context(tmp_path)
+    marker = tmp_path / "child-survived"
+    command = [session_sender.path(session_sender.helper), mode] + ([session_sender.path(marker)] if mode == "hang" else [])
     with OAuthSmtp(context, password=("accounts@example.org", "s3cret")) as smtp:
-        config(setup, smtp.port, ca_file, f"password_command = {command}\n", timeout=3)
+        config(setup, smtp.port, ca_file, f"password_command = [{', '.join(map(toml_string, command))}]\n", timeout=3)
         started = time.monotonic()
-        codes, _ = sends(session_sends, setup, 1, 1)
-        elapsed = time.monotonic() - started
+        codes, proc = sends(session_sender, setup, 1, 1)
     assert codes == [3], "an authentication-configuration error is MAPI_E_LOGIN_FAILURE"
-    assert elapsed < 3 + 1, f"returned after {elapsed:.1f} s"
+    [took] = call_times(proc)
+    assert took < 3 + 1, f"MAPISendMail returned after {took:.1f} s"
     assert smtp.messages == [] and smtp.handler.attempts == [] and spooled(setup) == []
     assert expected in setup.log.read_text()
+    if mode == "hang":
+        # The child would have written the marker 5 s after it started.
+        time.sleep(max(0.0, started + 6.5 - time.monotonic()))
+        assert not marker.exists(), "the command's child outlived the time limit"
 
 
 def plain_config(setup, port):
