@@ -85,12 +85,31 @@ def wait_for_window(display, proc, title="^New message", timeout=60):
     raise AssertionError(f"no window titled {title!r} appeared")
 
 
+def window_names(display):
+    """Every named window on the display, for a failure's message."""
+    ids = xdotool(display, "search", "--name", ".").stdout.split()
+    return [xdotool(display, "getwindowname", wid).stdout.strip() for wid in ids]
+
+
+def focus(display, wid, timeout=10):
+    """Gives `wid` the keyboard focus and waits until X reports it there: keys typed before
+    that are lost, and the caller then waits for input that never comes."""
+    deadline = time.monotonic() + timeout
+    while True:
+        xdotool(display, "windowfocus", "--sync", wid)
+        if xdotool(display, "getwindowfocus").stdout.strip() == wid:
+            return
+        assert time.monotonic() < deadline, f"window {wid} never got the focus; windows: {window_names(display)}"
+        time.sleep(0.25)
+
+
 class Caller:
     """The caller running in the background, its output in a file (Wine's helpers inherit
     handles and would keep pipes open); read by name, so the writer's offset stays its own."""
 
     def __init__(self, runner, setup, display, *args, stdin=None, **env):
         self.path = setup.root / "caller.out"
+        self.display = display
         env = setup.env(runner, DISPLAY=display, **env)
         with open(self.path, "wb") as out:
             self.proc = subprocess.Popen(
@@ -104,8 +123,9 @@ class Caller:
         try:
             self.proc.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
+            names = window_names(self.display)
             self.proc.kill()
-            raise
+            raise AssertionError(f"the caller still ran after {timeout} s; windows: {names}; output: {self.output()}")
         text = self.output()
         assert self.proc.returncode == 0, f"exit {self.proc.returncode}: {text}"
         return [int(line[3:]) for line in text.splitlines() if line.startswith("rc=")], text
@@ -115,7 +135,7 @@ def open_window(caller, setup, display, *args, title="^New message"):
     setup.write_config(extra_top='[composer]\nkind = "window"\n')
     call = Caller(caller, setup, display, "--flags", str(MAPI_DIALOG), *args)
     wid = wait_for_window(display, call.proc, title)
-    xdotool(display, "windowfocus", "--sync", wid)
+    focus(display, wid)
     time.sleep(0.5)
     return call, wid
 
@@ -193,11 +213,11 @@ def test_an_ambiguous_name_keeps_the_window_open_and_nothing_is_written(caller, 
     time.sleep(0.5)
     assert call.proc.poll() is None, "the call returned although the name was ambiguous"
     assert setup.files() == []
-    xdotool(display, "windowfocus", "--sync", notice)
+    focus(display, notice)
     xdotool(display, "key", "Return")
     time.sleep(1)
     assert call.proc.poll() is None, "the window closed with the notice"
-    xdotool(display, "windowfocus", "--sync", wid)
+    focus(display, wid)
     time.sleep(0.3)
     xdotool(display, "key", "Escape")
     codes, text = call.finish()
@@ -225,7 +245,7 @@ def test_modeless_returns_at_once_and_the_window_sends_later(caller, setup, disp
         assert [p for p in setup.scratch.iterdir() if p.is_file()] == []
         wid = wait_for_window(display, call.proc)
         assert setup.files() == []
-        xdotool(display, "windowfocus", "--sync", wid)
+        focus(display, wid)
         time.sleep(0.5)
         xdotool(display, "type", "--delay", "30", "later@example.org")
         xdotool(display, "key", "alt+s")
@@ -260,12 +280,12 @@ def test_a_backend_error_is_shown_in_the_window_and_returned(caller, setup, disp
             MAPISHIM_SMTP_PASSWORD="Wr0ng-Pa55",
         )
         wid = wait_for_window(display, call.proc, "^New message - S$")
-        xdotool(display, "windowfocus", "--sync", wid)
+        focus(display, wid)
         time.sleep(0.5)
         xdotool(display, "key", "alt+s")
         notice = wait_for_window(display, call.proc, "^New message$", timeout=30)
         assert call.proc.poll() is None, "the call returned before the user saw why"
-        xdotool(display, "windowfocus", "--sync", notice)
+        focus(display, notice)
         xdotool(display, "key", "Return")
         codes, text = call.finish()
     assert codes == [3], text
@@ -311,12 +331,12 @@ def test_add_attaches_a_file_picked_in_the_file_dialog(caller, setup, display):
     xdotool(display, "type", "--delay", "30", "typed@example.org")
     xdotool(display, "key", "alt+d")
     dialog = wait_for_window(display, call.proc, "^Add attachments$", timeout=30)
-    xdotool(display, "windowfocus", "--sync", dialog)
+    focus(display, dialog)
     time.sleep(1)
     xdotool(display, "type", "--delay", "20", caller.path(picked / "added.bin"))
     xdotool(display, "key", "Return")
     poll(lambda: "attachment added" in setup.log.read_text(errors="replace"), "the file to be added")
-    xdotool(display, "windowfocus", "--sync", wid)
+    focus(display, wid)
     time.sleep(0.5)
     xdotool(display, "key", "alt+s")
     assert sent_files(call, setup) == [("report.txt", ATTACHMENT.encode()), ("added.bin", content)]
@@ -350,7 +370,7 @@ def test_an_unresolved_name_is_marked_in_its_field_and_named_in_the_status_line(
     xdotool(display, "type", "--delay", "30", "typed@example.org; Martin")
     xdotool(display, "key", "alt+s")
     notice = wait_for_window(display, call.proc, "^New message$", timeout=20)
-    xdotool(display, "windowfocus", "--sync", notice)
+    focus(display, notice)
     xdotool(display, "key", "Return")
     time.sleep(1)
     assert call.proc.poll() is None, "the window closed"
@@ -362,7 +382,7 @@ def test_an_unresolved_name_is_marked_in_its_field_and_named_in_the_status_line(
     # The offending entry is selected (UTF-16 offsets of "Martin").
     assert to["sel"] == "19,25", to
     assert "compose window: To: " in setup.log.read_text(errors="replace")
-    xdotool(display, "windowfocus", "--sync", wid)
+    focus(display, wid)
     xdotool(display, "key", "Escape")
     codes, text = call.finish()
     assert codes == [1], text
@@ -399,7 +419,7 @@ def test_auto_opens_the_window_when_no_mail_program_is_registered(caller, setup,
         setup.write_config(extra_top='[composer]\nkind = "auto"\n')
         call = Caller(caller, setup, display, "--flags", str(MAPI_DIALOG), "--subject", "Auto")
         wid = wait_for_window(display, call.proc, "^New message - Auto$")
-        xdotool(display, "windowfocus", "--sync", wid)
+        focus(display, wid)
         time.sleep(0.5)
         xdotool(display, "key", "Escape")
         codes, text = call.finish()
@@ -430,7 +450,7 @@ def measure(runner, setup, display, probe, prefix):
     window, controls = read_window(probe, display, prefix)
     geometry = xdotool(display, "getwindowgeometry", wid).stdout
     width, height = map(int, re.search(r"Geometry: (\d+)x(\d+)", geometry).groups())
-    xdotool(display, "windowfocus", "--sync", wid)
+    focus(display, wid)
     xdotool(display, "key", "Escape")
     codes, text = call.finish()
     assert codes == [1], text
@@ -457,7 +477,7 @@ def test_every_control_has_a_label_and_an_accessible_name(caller, setup, display
     """What a screen reader gets through oleacc (AccessibleObjectFromWindow, get_accName)."""
     call, wid = open_window(caller, setup, display, "--subject", "Names", title="^New message - Names$")
     window, controls = read_window(probe, display)
-    xdotool(display, "windowfocus", "--sync", wid)
+    focus(display, wid)
     xdotool(display, "key", "Escape")
     codes, text = call.finish()
     assert codes == [1], text
